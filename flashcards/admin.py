@@ -1,0 +1,72 @@
+from django.contrib import admin
+from django.db.models import Count
+
+from flashcards.models import Card, Deck, Memory, Profile, Review
+
+
+class CardInline(admin.TabularInline):
+    model = Card
+    fields = ("position", "front", "back")
+    ordering = ("position", "id")
+    extra = 1
+
+
+@admin.register(Deck)
+class DeckAdmin(admin.ModelAdmin):
+    list_display = ("title", "slug", "published", "owner", "card_count", "updated_at")
+    list_filter = ("published", ("owner", admin.EmptyFieldListFilter))
+    search_fields = ("title", "description")
+    prepopulated_fields = {"slug": ("title",)}
+    inlines = [CardInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(card_count=Count("cards"))
+
+    @admin.display(description="cards", ordering="card_count")
+    def card_count(self, deck):
+        return deck.card_count
+
+
+@admin.register(Card)
+class CardAdmin(admin.ModelAdmin):
+    list_display = ("front", "deck", "position", "updated_at")
+    list_filter = ("deck",)
+    list_select_related = ("deck",)
+    search_fields = ("front", "back")
+    ordering = ("deck", "position", "id")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Learners' history is theirs: staff may read it, never change it here."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Review)
+class ReviewAdmin(ReadOnlyAdmin):
+    list_display = ("reviewed_at", "user", "card", "deck", "rating", "duration_ms", "state_after")
+    list_filter = ("rating", "deck")
+    list_select_related = ("user", "card", "deck")
+    search_fields = ("card__front", "user__username")
+    date_hierarchy = "reviewed_at"
+
+
+@admin.register(Memory)
+class MemoryAdmin(ReadOnlyAdmin):
+    list_display = ("user", "card", "deck", "state", "due", "reps", "lapses")
+    list_filter = ("state", "deck")
+    list_select_related = ("user", "card", "deck")
+    search_fields = ("card__front", "user__username")
+
+
+@admin.register(Profile)
+class ProfileAdmin(admin.ModelAdmin):
+    list_display = ("user", "timezone", "new_cards_per_day", "reviews_per_day")
+    search_fields = ("user__username",)

@@ -1,0 +1,421 @@
+"""Decks, cards, each learner's memory of a card and the history of their answers."""
+
+import zoneinfo
+from datetime import datetime, time, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, models, transaction
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils.text import slugify
+
+from flashcards import scheduling
+
+DAY_ROLLOVER_HOUR = 4
+# Like Anki, when nothing else is left, learning cards due this soon are shown early.
+LEARN_AHEAD = timedelta(minutes=20)
+
+
+class DeckQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Published curated decks, the user's own decks, and for staff every curated deck."""
+        if not user.is_authenticated:
+            return self.filter(owner=None, published=True)
+        curated = Q(owner=None) if user.is_staff else Q(owner=None, published=True)
+        return self.filter(curated | Q(owner=user))
+
+
+class DeckManager(models.Manager.from_queryset(DeckQuerySet)):
+    def get_by_natural_key(self, slug):
+        return self.get(slug=slug)
+
+
+class Deck(models.Model):
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    published = models.BooleanField(default=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="decks",
+        help_text="Empty for a deck curated by staff; a learner's private deck otherwise.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = DeckManager()
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self):
+        return self.title
+
+    def save(self, *args, **kwargs):
+        if not self.slug:
+            self.slug = self._unique_slug()
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        return reverse("flashcards:study", args=[self.slug])
+
+    def _unique_slug(self):
+        base = slugify(self.title)[:180] or "deck"
+        slug, n = base, 1
+        while Deck.objects.filter(slug=slug).exclude(pk=self.pk).exists():
+            n += 1
+            slug = f"{base}-{n}"
+        return slug
+
+    def natural_key(self):
+        return (self.slug,)
+
+
+class Card(models.Model):
+    deck = models.ForeignKey(Deck, on_delete=models.CASCADE, related_name="cards")
+    front = models.TextField(help_text="Markdown.")
+    back = models.TextField(help_text="Markdown.")
+    position = models.PositiveIntegerField(default=0, help_text="Order of new cards in the deck.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["deck", "position", "id"]
+        indexes = [models.Index(fields=["deck", "position"])]
+
+    def __str__(self):
+        return self.front[:80]
+
+
+class Profile(models.Model):
+    """A learner's study settings."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    timezone = models.CharField(max_length=64, default="", blank=True)
+    new_cards_per_day = models.PositiveIntegerField(default=20)
+    reviews_per_day = models.PositiveIntegerField(default=200)
+
+    def __str__(self):
+        return f"Settings of {self.user}"
+
+    @property
+    def zone(self):
+        try:
+            return zoneinfo.ZoneInfo(self.timezone or settings.TIME_ZONE)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+
+    def study_day(self, now):
+        """The [start, end) of the study day holding `now`: it rolls over at 4 AM local time."""
+        local = now.astimezone(self.zone)
+        day = local.date()
+        if local.hour < DAY_ROLLOVER_HOUR:
+            day -= timedelta(days=1)
+        start = datetime.combine(day, time(DAY_ROLLOVER_HOUR), tzinfo=self.zone)
+        end = datetime.combine(day + timedelta(days=1), time(DAY_ROLLOVER_HOUR), tzinfo=self.zone)
+        return start, end
+
+
+def profile_for(user):
+    profile, _ = Profile.objects.get_or_create(user=user)
+    return profile
+
+
+class MemoryQuerySet(models.QuerySet):
+    def learning(self):
+        return self.filter(state__in=[scheduling.LEARNING, scheduling.RELEARNING])
+
+    def in_review(self):
+        return self.filter(state=scheduling.REVIEW)
+
+
+class Memory(models.Model):
+    """What the scheduler knows of one learner's memory of one card; absent for a new card."""
+
+    STATE_CHOICES = [(k, v) for k, v in scheduling.STATE_LABELS.items()]
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="memories")
+    deck = models.ForeignKey(Deck, on_delete=models.CASCADE, related_name="+")
+    state = models.PositiveSmallIntegerField(choices=STATE_CHOICES)
+    step = models.PositiveSmallIntegerField(null=True, blank=True)
+    stability = models.FloatField(null=True, blank=True)
+    difficulty = models.FloatField(null=True, blank=True)
+    due = models.DateTimeField()
+    last_review = models.DateTimeField(null=True, blank=True)
+    reps = models.PositiveIntegerField(default=0)
+    lapses = models.PositiveIntegerField(default=0)
+
+    objects = MemoryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "memories"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "card"], name="one_memory_per_user_and_card")
+        ]
+        indexes = [
+            models.Index(fields=["user", "due"]),
+            models.Index(fields=["user", "deck", "state", "due"]),
+        ]
+
+    def __str__(self):
+        return f"{self.user} · {self.card}"
+
+    def as_scheduling(self):
+        return scheduling.Memory(
+            state=self.state,
+            step=self.step,
+            stability=self.stability,
+            difficulty=self.difficulty,
+            due=self.due,
+            last_review=self.last_review,
+            reps=self.reps,
+            lapses=self.lapses,
+        )
+
+    def set_from(self, memory):
+        for field in scheduling.Memory.__dataclass_fields__:
+            setattr(self, field, getattr(memory, field))
+
+
+class Review(models.Model):
+    """One answer, with the memory before and after it: enough to undo it and to refit FSRS."""
+
+    RATING_CHOICES = [(k, v) for k, v in scheduling.RATING_LABELS.items()]
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    # History outlives edits; deleting a card that has been studied is refused.
+    card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="reviews")
+    deck = models.ForeignKey(Deck, on_delete=models.PROTECT, related_name="+")
+    rating = models.PositiveSmallIntegerField(choices=RATING_CHOICES)
+    reviewed_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+    # The card's review count after this answer: one answer per count, so a repeated
+    # submission of the same answer cannot be recorded twice.
+    number = models.PositiveIntegerField()
+
+    state_before = models.PositiveSmallIntegerField(choices=Memory.STATE_CHOICES)
+    step_before = models.PositiveSmallIntegerField(null=True)
+    stability_before = models.FloatField(null=True)
+    difficulty_before = models.FloatField(null=True)
+    due_before = models.DateTimeField(null=True)
+    last_review_before = models.DateTimeField(null=True)
+    lapses_before = models.PositiveIntegerField(default=0)
+
+    state_after = models.PositiveSmallIntegerField(choices=Memory.STATE_CHOICES)
+    step_after = models.PositiveSmallIntegerField(null=True)
+    stability_after = models.FloatField()
+    difficulty_after = models.FloatField()
+    due_after = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-reviewed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "card", "number"], name="one_review_per_card_count"
+            ),
+            models.CheckConstraint(
+                condition=Q(rating__gte=1, rating__lte=4), name="rating_between_1_and_4"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user", "reviewed_at"]),
+            models.Index(fields=["user", "deck", "reviewed_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.user} answered {self.get_rating_display()} on {self.card}"
+
+    @property
+    def interval(self):
+        return self.due_after - self.reviewed_at
+
+    def memory_before(self):
+        return scheduling.Memory(
+            state=self.state_before,
+            step=self.step_before,
+            stability=self.stability_before,
+            difficulty=self.difficulty_before,
+            due=self.due_before,
+            last_review=self.last_review_before,
+            reps=self.number - 1,
+            lapses=self.lapses_before,
+        )
+
+
+class AnswerRefused(Exception):
+    """An answer that cannot be recorded; the message is shown to the learner."""
+
+
+def study_queue(user, deck, now, profile):
+    """The cards the learner can study now, as (learning, review, new) querysets and counts."""
+    day_start, day_end = profile.study_day(now)
+    memories = Memory.objects.filter(user=user, deck=deck)
+    today = Review.objects.filter(user=user, deck=deck, reviewed_at__gte=day_start)
+    done = today.aggregate(
+        new=Count("id", filter=Q(state_before=scheduling.NEW)),
+        reviews=Count("id", filter=Q(state_before=scheduling.REVIEW)),
+    )
+    new_left = max(0, profile.new_cards_per_day - done["new"])
+    reviews_left = max(0, profile.reviews_per_day - done["reviews"])
+    return StudyQueue(
+        profile=profile,
+        user=user,
+        deck=deck,
+        now=now,
+        day_end=day_end,
+        learning=memories.learning().filter(due__lt=day_end).order_by("due", "id"),
+        review=memories.in_review().filter(due__lt=day_end).order_by("due", "id"),
+        new=deck.cards.exclude(memories__user=user).order_by("position", "id"),
+        new_left=new_left,
+        reviews_left=reviews_left,
+    )
+
+
+class StudyQueue:
+    """What one learner has left to study in one deck at one moment."""
+
+    def __init__(
+        self, *, profile, user, deck, now, day_end, learning, review, new, new_left, reviews_left
+    ):
+        self.profile, self.user, self.deck, self.now, self.day_end = (
+            profile,
+            user,
+            deck,
+            now,
+            day_end,
+        )
+        self._learning, self._review, self._new = learning, review, new
+        self.new_left, self.reviews_left = new_left, reviews_left
+
+    def counts(self):
+        """New, learning and due counts as the deck list and study screen show them."""
+        memory_counts = Memory.objects.filter(user=self.user, deck=self.deck).aggregate(
+            learning=Count(
+                "id",
+                filter=Q(
+                    state__in=[scheduling.LEARNING, scheduling.RELEARNING], due__lt=self.day_end
+                ),
+            ),
+            due=Count("id", filter=Q(state=scheduling.REVIEW, due__lt=self.day_end)),
+        )
+        new = self._new[: self.new_left].count() if self.new_left else 0
+        return {
+            "new": new,
+            "learning": memory_counts["learning"],
+            "due": min(memory_counts["due"], self.reviews_left),
+        }
+
+    def next_card(self):
+        """The next card to show and the learner's memory of it (None for a new card)."""
+        learning = self._learning.select_related("card").first()
+        if learning and learning.due <= self.now:
+            return learning.card, learning
+        if self.reviews_left:
+            due = self._review.select_related("card").first()
+            if due:
+                return due.card, due
+        if self.new_left:
+            card = self._new.first()
+            if card:
+                return card, None
+        if learning and learning.due <= self.now + LEARN_AHEAD:
+            return learning.card, learning
+        return None, None
+
+    def is_available(self, card, memory):
+        """Whether this card may be answered now."""
+        if memory is None:
+            return self.new_left > 0
+        if memory.state in (scheduling.LEARNING, scheduling.RELEARNING):
+            return memory.due <= self.now + LEARN_AHEAD
+        return memory.due < self.day_end and self.reviews_left > 0
+
+    def next_due(self):
+        """When the learner's next card in this deck comes due, after today's work is done."""
+        upcoming = Memory.objects.filter(user=self.user, deck=self.deck, due__gt=self.now)
+        return upcoming.order_by("due").values_list("due", flat=True).first()
+
+
+def record_answer(user, card, rating, *, expected_reps, now, duration_ms, profile):
+    """Record one answer in one transaction; return (review, created).
+
+    `expected_reps` is the card's review count the learner saw. A second submission of the same
+    answer returns the review already recorded with created=False; any other mismatch is stale.
+    """
+    if rating not in scheduling.RATINGS:
+        raise AnswerRefused("Choose Again, Hard, Good or Easy (1-4).")
+    try:
+        with transaction.atomic():
+            memory = Memory.objects.select_for_update().filter(user=user, card=card).first()
+            reps = memory.reps if memory else 0
+            if reps != expected_reps:
+                return _already_recorded(user, card, rating, expected_reps), False
+            queue = study_queue(user, card.deck, now, profile)
+            if not queue.is_available(card, memory):
+                raise AnswerRefused("That card is not due yet. Here is the next one.")
+            before = memory.as_scheduling() if memory else scheduling.Memory()
+            after = scheduling.review(
+                before, rating, now, seed=scheduling.fuzz_seed(card.pk, before.reps)
+            )
+            if memory is None:
+                memory = Memory(user=user, card=card, deck_id=card.deck_id)
+            memory.set_from(after)
+            memory.save()
+            review = Review.objects.create(
+                user=user,
+                card=card,
+                deck_id=card.deck_id,
+                rating=rating,
+                reviewed_at=now,
+                duration_ms=duration_ms,
+                number=after.reps,
+                state_before=before.state,
+                step_before=before.step,
+                stability_before=before.stability,
+                difficulty_before=before.difficulty,
+                due_before=before.due,
+                last_review_before=before.last_review,
+                lapses_before=before.lapses,
+                state_after=after.state,
+                step_after=after.step,
+                stability_after=after.stability,
+                difficulty_after=after.difficulty,
+                due_after=after.due,
+            )
+            return review, True
+    except IntegrityError:
+        # Another request recorded this very answer between our read and our write.
+        return _already_recorded(user, card, rating, expected_reps), False
+
+
+def _already_recorded(user, card, rating, expected_reps):
+    review = Review.objects.filter(user=user, card=card, number=expected_reps + 1).first()
+    if review is None or review.rating != rating:
+        raise AnswerRefused("That card was already answered, perhaps in another tab.")
+    return review
+
+
+def undo_review(user, deck, review_id, day_start):
+    """Revert one of today's answers in a deck if it is still the learner's latest on its card."""
+    with transaction.atomic():
+        review = (
+            Review.objects.select_for_update()
+            .filter(user=user, deck=deck, pk=review_id, reviewed_at__gte=day_start)
+            .first()
+        )
+        if review is None:
+            raise AnswerRefused("There is nothing to undo.")
+        memory = Memory.objects.select_for_update().get(user=user, card_id=review.card_id)
+        if memory.reps != review.number:
+            raise AnswerRefused("That answer was already undone.")
+        if review.state_before == scheduling.NEW:
+            memory.delete()
+        else:
+            memory.set_from(review.memory_before())
+            memory.save()
+        review.delete()
+        return review

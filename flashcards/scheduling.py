@@ -1,0 +1,164 @@
+"""The FSRS scheduler as pure functions: a memory, a rating and a time in, a new memory out.
+
+Nothing here touches the database or reads the clock. Fuzz is drawn from a random generator
+seeded by the card and its review count, so the interval previewed on a button is the interval
+that answering with it applies.
+"""
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import fsrs
+from fsrs.scheduler import FUZZ_RANGES
+
+AGAIN, HARD, GOOD, EASY = 1, 2, 3, 4
+RATINGS = (AGAIN, HARD, GOOD, EASY)
+RATING_LABELS = {AGAIN: "Again", HARD: "Hard", GOOD: "Good", EASY: "Easy"}
+
+# The card's state as stored; NEW means the learner has never answered it.
+NEW, LEARNING, REVIEW, RELEARNING = 0, 1, 2, 3
+STATE_LABELS = {NEW: "New", LEARNING: "Learning", REVIEW: "Review", RELEARNING: "Relearning"}
+
+# Anki's defaults.
+LEARNING_STEPS = (timedelta(minutes=1), timedelta(minutes=10))
+RELEARNING_STEPS = (timedelta(minutes=10),)
+DESIRED_RETENTION = 0.9
+MAXIMUM_INTERVAL_DAYS = 36500
+
+
+@dataclass(frozen=True)
+class Memory:
+    """What the scheduler knows about one learner and one card."""
+
+    state: int = NEW
+    step: int | None = None
+    stability: float | None = None
+    difficulty: float | None = None
+    due: datetime | None = None
+    last_review: datetime | None = None
+    reps: int = 0
+    lapses: int = 0
+
+
+class _SeededScheduler(fsrs.Scheduler):
+    """py-fsrs draws fuzz from the process-wide generator; this one draws it from its own."""
+
+    def __init__(self, rng, **kwargs):
+        super().__init__(**kwargs)
+        self._rng = rng
+
+    def _get_fuzzed_interval(self, *, interval):
+        # The same ranges as py-fsrs (and Anki), drawn from the seeded generator.
+        days = interval.days
+        if days < 2.5:
+            return interval
+        delta = 1.0 + sum(
+            fuzz["factor"] * max(min(float(days), fuzz["end"]) - fuzz["start"], 0.0)
+            for fuzz in FUZZ_RANGES
+        )
+        high = min(round(days + delta), self.maximum_interval)
+        low = min(max(2, round(days - delta)), high)
+        fuzzed = self._rng.random() * (high - low + 1) + low
+        return timedelta(days=min(round(fuzzed), self.maximum_interval))
+
+
+def _scheduler(fuzz_seed, *, parameters=None, desired_retention=DESIRED_RETENTION):
+    kwargs = {
+        "desired_retention": desired_retention,
+        "learning_steps": LEARNING_STEPS,
+        "relearning_steps": RELEARNING_STEPS,
+        "maximum_interval": MAXIMUM_INTERVAL_DAYS,
+        "enable_fuzzing": fuzz_seed is not None,
+    }
+    if parameters is not None:
+        kwargs["parameters"] = tuple(parameters)
+    return _SeededScheduler(random.Random(fuzz_seed), **kwargs)
+
+
+def fuzz_seed(card_id, reps):
+    """The seed Anki uses too: the same card at the same review count fuzzes the same way."""
+    return f"{card_id}:{reps}"
+
+
+def review(memory, rating, now, *, seed, parameters=None, desired_retention=DESIRED_RETENTION):
+    """Return the memory after answering `rating` at `now` (UTC); `seed=None` turns fuzz off."""
+    if rating not in RATINGS:
+        raise ValueError(f"rating must be one of {RATINGS}, not {rating!r}")
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    now = now.astimezone(UTC)
+    if memory.state == NEW:
+        card = fsrs.Card(card_id=0, state=fsrs.State.Learning, step=0, due=now)
+    else:
+        card = fsrs.Card(
+            card_id=0,
+            state=fsrs.State(memory.state),
+            step=memory.step,
+            stability=memory.stability,
+            difficulty=memory.difficulty,
+            due=memory.due.astimezone(UTC),
+            last_review=memory.last_review.astimezone(UTC) if memory.last_review else None,
+        )
+    scheduler = _scheduler(seed, parameters=parameters, desired_retention=desired_retention)
+    card, _ = scheduler.review_card(card, fsrs.Rating(rating), now)
+    lapsed = memory.state == REVIEW and rating == AGAIN
+    return Memory(
+        state=int(card.state),
+        step=card.step,
+        stability=card.stability,
+        difficulty=card.difficulty,
+        due=card.due,
+        last_review=card.last_review,
+        reps=memory.reps + 1,
+        lapses=memory.lapses + (1 if lapsed else 0),
+    )
+
+
+def preview(memory, now, *, seed, parameters=None, desired_retention=DESIRED_RETENTION):
+    """Return {rating: interval} for the four buttons, exactly as `review` would apply them."""
+    return {
+        rating: review(
+            memory,
+            rating,
+            now,
+            seed=seed,
+            parameters=parameters,
+            desired_retention=desired_retention,
+        ).due
+        - now
+        for rating in RATINGS
+    }
+
+
+def retrievability(memory, now):
+    """The probability of recalling the card at `now`, or None for a card never answered."""
+    if memory.state == NEW or memory.stability is None or memory.last_review is None:
+        return None
+    card = fsrs.Card(
+        card_id=0,
+        state=fsrs.State(memory.state),
+        step=memory.step,
+        stability=memory.stability,
+        difficulty=memory.difficulty,
+        due=memory.due,
+        last_review=memory.last_review,
+    )
+    return _scheduler(None).get_card_retrievability(card, now)
+
+
+def format_interval(interval):
+    """Anki's short interval labels: 45s, 10m, 3h, 5d, 2.1mo, 1.5y."""
+    seconds = interval.total_seconds()
+    if seconds < 60:
+        return f"{max(0, round(seconds))}s"
+    if seconds < 3600:
+        return f"{round(seconds / 60)}m"
+    if seconds < 86400:
+        return f"{round(seconds / 3600)}h"
+    days = seconds / 86400
+    if days < 30:
+        return f"{round(days)}d"
+    if days < 365:
+        return f"{days / 30:.1f}mo".replace(".0mo", "mo")
+    return f"{days / 365:.1f}y".replace(".0y", "y")

@@ -1,0 +1,22 @@
+from django import template
+from django.utils.safestring import mark_safe
+
+from flashcards import scheduling
+from flashcards.rendering import render_markdown
+
+register = template.Library()
+
+
+@register.filter
+def markdown(text):
+    return mark_safe(render_markdown(text))  # noqa: S308 - sanitised by nh3 in render_markdown
+
+
+@register.filter
+def interval(delta):
+    return scheduling.format_interval(delta)
+
+
+@register.filter
+def state_label(state):
+    return scheduling.STATE_LABELS.get(state, "")

@@ -1,0 +1,37 @@
+// Keyboard shortcuts for the study screen. Every control is a real link or form button, so
+// each shortcut only clicks what a mouse would; without this file the page still works.
+(function () {
+  "use strict";
+
+  function typingIn(element) {
+    return element.closest("input, textarea, select, [contenteditable]") !== null;
+  }
+
+  function control(key) {
+    return document.querySelector('#study [data-key="' + key + '"]');
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.repeat || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (!document.getElementById("study") || typingIn(event.target)) return;
+
+    var onControl = event.target.closest("button, a") !== null;
+    var target = null;
+    if (event.key === " " || event.key === "Enter") {
+      var show = control("show");
+      if (show && (event.key === " " || !onControl || event.target === show)) {
+        target = show;
+      } else if (!onControl) {
+        target = control("3");
+      }
+    } else if (["1", "2", "3", "4"].indexOf(event.key) !== -1) {
+      target = control(event.key);
+    } else if (event.key === "u" || event.key === "U") {
+      target = control("u");
+    }
+    if (target) {
+      event.preventDefault();
+      target.click();
+    }
+  });
+})();
