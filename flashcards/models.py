@@ -1,7 +1,7 @@
 """Decks, cards, each learner's memory of a card and the history of their answers."""
 
 import zoneinfo
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
@@ -116,7 +116,8 @@ class Profile(models.Model):
             day -= timedelta(days=1)
         start = datetime.combine(day, time(DAY_ROLLOVER_HOUR), tzinfo=self.zone)
         end = datetime.combine(day + timedelta(days=1), time(DAY_ROLLOVER_HOUR), tzinfo=self.zone)
-        return start, end
+        # In UTC, so that arithmetic across a daylight-saving change counts real hours.
+        return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def profile_for(user):

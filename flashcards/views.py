@@ -163,7 +163,8 @@ def _int_field(data, name):
 @vary_on_headers("HX-Request")
 def answer(request, slug):
     deck = _get_deck_for_user(request.user, slug)
-    queue = _queue(request, deck)
+    profile = profile_for(request.user)
+    now = timezone.now()
     card_id, rating, reps = (_int_field(request.POST, name) for name in ("card", "rating", "reps"))
     shown_at = _int_field(request.POST, "shown_at")
     card = deck.cards.filter(pk=card_id).first() if card_id is not None else None
@@ -173,7 +174,6 @@ def answer(request, slug):
     elif rating not in scheduling.RATINGS or reps is None:
         message, status = "Choose Again, Hard, Good or Easy (keys 1 to 4).", 400
     else:
-        now = queue.now
         elapsed = int(now.timestamp() * 1000) - shown_at if shown_at else 0
         try:
             record_answer(
@@ -183,13 +183,13 @@ def answer(request, slug):
                 expected_reps=reps,
                 now=now,
                 duration_ms=min(max(elapsed, 0), MAX_ANSWER_MS),
-                profile=queue.profile,
+                profile=profile,
             )
         except AnswerRefused as refusal:
             message, status = str(refusal), 409
     if not request.htmx and status == 200:
         return redirect("flashcards:study", slug=deck.slug)
-    queue = _queue(request, deck)
+    queue = study_queue(request.user, deck, now, profile)
     return _render_study(request, _study_context(request, deck, queue, message=message), status)
 
 

@@ -1,0 +1,57 @@
+import itertools
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from flashcards.models import Card, Deck
+
+_names = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def fast_and_plain_settings(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Tests do not run collectstatic, so static files keep their plain names.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.TIME_ZONE = "UTC"
+
+
+def make_user(username=None, **fields):
+    username = username or f"learner{next(_names)}"
+    return get_user_model().objects.create_user(username, password="correct horse 42", **fields)
+
+
+def make_deck(title=None, *, cards=3, owner=None, published=True):
+    deck = Deck.objects.create(
+        title=title or f"Deck {next(_names)}", owner=owner, published=published
+    )
+    Card.objects.bulk_create(
+        Card(deck=deck, front=f"Front {n}", back=f"Back {n}", position=n)
+        for n in range(1, cards + 1)
+    )
+    return deck
+
+
+@pytest.fixture
+def learner(db):
+    return make_user()
+
+
+@pytest.fixture
+def other_learner(db):
+    return make_user()
+
+
+@pytest.fixture
+def deck(db):
+    return make_deck("Capitals", cards=3)
+
+
+@pytest.fixture
+def source_deck(db):
+    call_command("loaddata", "fixtures/deep-learning-flashcards.json", verbosity=0)
+    return Deck.objects.get(slug="deep-learning-flashcards")

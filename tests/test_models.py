@@ -1,0 +1,259 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db.models import ProtectedError
+
+from flashcards import scheduling
+from flashcards.models import (
+    AnswerRefused,
+    Deck,
+    Memory,
+    Profile,
+    Review,
+    profile_for,
+    record_answer,
+    study_queue,
+    undo_review,
+)
+from tests.conftest import make_deck, make_user
+
+NOON = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+
+
+def answer(user, card, rating, now, expected_reps=None):
+    if expected_reps is None:
+        memory = Memory.objects.filter(user=user, card=card).first()
+        expected_reps = memory.reps if memory else 0
+    return record_answer(
+        user,
+        card,
+        rating,
+        expected_reps=expected_reps,
+        now=now,
+        duration_ms=1500,
+        profile=profile_for(user),
+    )
+
+
+def queue(user, deck, now):
+    return study_queue(user, deck, now, profile_for(user))
+
+
+def test_new_cards_come_in_deck_order(learner, deck):
+    card, memory = queue(learner, deck, NOON).next_card()
+    assert card.front == "Front 1"
+    assert memory is None
+
+
+def test_answering_writes_the_history_row_and_the_new_memory(learner, deck):
+    card = deck.cards.get(position=1)
+    review, created = answer(learner, card, scheduling.GOOD, NOON)
+    assert created
+    memory = Memory.objects.get(user=learner, card=card)
+    assert memory.state == scheduling.LEARNING
+    assert memory.due == NOON + timedelta(minutes=10)
+    assert memory.reps == 1
+    assert review.state_before == scheduling.NEW
+    assert review.state_after == scheduling.LEARNING
+    assert review.due_after == memory.due
+    assert review.number == 1
+    assert review.duration_ms == 1500
+
+
+def test_answering_good_brings_a_new_card_back_after_the_others(learner, deck):
+    first = deck.cards.get(position=1)
+    answer(learner, first, scheduling.GOOD, NOON)
+    card, _ = queue(learner, deck, NOON).next_card()
+    assert card.front == "Front 2"
+    card, memory = queue(learner, deck, NOON + timedelta(minutes=11)).next_card()
+    assert card == first
+    assert memory.state == scheduling.LEARNING
+
+
+def test_learning_cards_are_shown_early_when_nothing_else_is_left(learner):
+    deck = make_deck(cards=1)
+    card = deck.cards.get()
+    answer(learner, card, scheduling.GOOD, NOON)
+    assert queue(learner, deck, NOON).next_card()[0] == card
+    answer(learner, card, scheduling.AGAIN, NOON)
+    assert queue(learner, deck, NOON).next_card()[0] == card
+
+
+def test_a_deck_is_finished_when_every_card_is_in_review(learner, deck):
+    for card in deck.cards.all():
+        answer(learner, card, scheduling.EASY, NOON)
+    q = queue(learner, deck, NOON)
+    assert q.next_card() == (None, None)
+    assert q.counts() == {"new": 0, "learning": 0, "due": 0}
+    assert q.next_due() > NOON + timedelta(days=1)
+
+
+def test_review_cards_come_due_at_the_start_of_their_study_day(learner):
+    deck = make_deck(cards=1)
+    card = deck.cards.get()
+    answer(learner, card, scheduling.EASY, NOON)
+    due = Memory.objects.get(user=learner, card=card).due
+    # Due later that day: available from the day's 4 AM rollover on.
+    day_start, _ = profile_for(learner).study_day(due)
+    assert queue(learner, deck, day_start - timedelta(minutes=1)).next_card() == (None, None)
+    assert queue(learner, deck, day_start).next_card()[0] == card
+
+
+def test_the_study_day_rolls_over_at_4_am_in_the_learners_time_zone(learner):
+    profile = profile_for(learner)
+    profile.timezone = "America/New_York"
+    profile.save()
+    # 08:59 UTC is 03:59 in New York (EST): still the previous study day.
+    start, end = profile.study_day(datetime(2026, 1, 15, 8, 59, tzinfo=UTC))
+    assert start == datetime(2026, 1, 14, 9, 0, tzinfo=UTC)
+    assert end == datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
+    start, _ = profile.study_day(datetime(2026, 1, 15, 9, 0, tzinfo=UTC))
+    assert start == datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
+
+
+def test_a_study_day_across_a_daylight_saving_change_is_23_hours(learner):
+    profile = profile_for(learner)
+    profile.timezone = "Europe/Berlin"
+    # Clocks go forward at 2 AM on 29 March, inside the study day that starts on the 28th.
+    start, end = profile.study_day(datetime(2026, 3, 28, 12, 0, tzinfo=UTC))
+    assert end - start == timedelta(hours=23)
+
+
+def test_an_unknown_time_zone_falls_back_to_the_servers(learner, settings):
+    settings.TIME_ZONE = "Asia/Tokyo"
+    profile = Profile(user=learner, timezone="Mars/Olympus")
+    assert profile.zone.key == "Asia/Tokyo"
+
+
+def test_the_new_card_limit_counts_cards_introduced_today(learner):
+    deck = make_deck(cards=5)
+    profile = profile_for(learner)
+    profile.new_cards_per_day = 2
+    profile.save()
+    for card in deck.cards.all()[:2]:
+        answer(learner, card, scheduling.EASY, NOON)
+    q = queue(learner, deck, NOON)
+    assert q.counts()["new"] == 0
+    assert q.next_card() == (None, None)
+    third = deck.cards.get(position=3)
+    with pytest.raises(AnswerRefused):
+        answer(learner, third, scheduling.GOOD, NOON)
+    tomorrow = NOON + timedelta(days=1)
+    assert queue(learner, deck, tomorrow).counts()["new"] == 2
+
+
+def test_a_double_submitted_answer_records_one_review(learner, deck):
+    card = deck.cards.get(position=1)
+    first, created = answer(learner, card, scheduling.GOOD, NOON, expected_reps=0)
+    again, created_again = answer(learner, card, scheduling.GOOD, NOON, expected_reps=0)
+    assert created and not created_again
+    assert again == first
+    assert Review.objects.filter(user=learner, card=card).count() == 1
+    assert Memory.objects.get(user=learner, card=card).reps == 1
+
+
+def test_an_answer_on_a_stale_state_is_refused_and_records_nothing(learner, deck):
+    card = deck.cards.get(position=1)
+    answer(learner, card, scheduling.GOOD, NOON, expected_reps=0)
+    with pytest.raises(AnswerRefused, match="already answered"):
+        answer(learner, card, scheduling.AGAIN, NOON, expected_reps=0)
+    assert Review.objects.filter(user=learner, card=card).count() == 1
+
+
+def test_a_rating_outside_1_to_4_is_refused(learner, deck):
+    with pytest.raises(AnswerRefused):
+        answer(learner, deck.cards.first(), 5, NOON)
+    assert not Review.objects.exists()
+
+
+def test_a_card_that_is_not_due_cannot_be_answered(learner, deck):
+    card = deck.cards.get(position=1)
+    answer(learner, card, scheduling.EASY, NOON)
+    with pytest.raises(AnswerRefused, match="not due"):
+        answer(learner, card, scheduling.GOOD, NOON + timedelta(hours=1))
+    assert Review.objects.filter(card=card).count() == 1
+
+
+def test_undo_of_a_first_answer_makes_the_card_new_again(learner, deck):
+    card = deck.cards.get(position=1)
+    review, _ = answer(learner, card, scheduling.GOOD, NOON)
+    day_start, _ = profile_for(learner).study_day(NOON)
+    undo_review(learner, deck, review.pk, day_start)
+    assert not Memory.objects.filter(user=learner, card=card).exists()
+    assert not Review.objects.exists()
+    assert queue(learner, deck, NOON).next_card() == (card, None)
+
+
+def test_undo_restores_the_memory_before_the_answer(learner, deck):
+    card = deck.cards.get(position=1)
+    answer(learner, card, scheduling.GOOD, NOON)
+    before = Memory.objects.get(user=learner, card=card).as_scheduling()
+    later = NOON + timedelta(minutes=10)
+    review, _ = answer(learner, card, scheduling.AGAIN, later)
+    undo_review(learner, deck, review.pk, profile_for(learner).study_day(later)[0])
+    assert Memory.objects.get(user=learner, card=card).as_scheduling() == before
+    assert Review.objects.filter(user=learner).count() == 1
+
+
+def test_undoing_the_same_answer_twice_undoes_it_once(learner, deck):
+    card = deck.cards.get(position=1)
+    answer(learner, card, scheduling.GOOD, NOON)
+    review, _ = answer(learner, card, scheduling.GOOD, NOON + timedelta(minutes=10))
+    day_start = profile_for(learner).study_day(NOON)[0]
+    undo_review(learner, deck, review.pk, day_start)
+    with pytest.raises(AnswerRefused):
+        undo_review(learner, deck, review.pk, day_start)
+    assert Memory.objects.get(user=learner, card=card).reps == 1
+
+
+def test_a_learner_cannot_undo_another_learners_answer(learner, other_learner, deck):
+    review, _ = answer(learner, deck.cards.first(), scheduling.GOOD, NOON)
+    with pytest.raises(AnswerRefused):
+        undo_review(other_learner, deck, review.pk, profile_for(learner).study_day(NOON)[0])
+    assert Review.objects.filter(pk=review.pk).exists()
+
+
+def test_progress_is_private_to_each_learner(learner, other_learner, deck):
+    answer(learner, deck.cards.get(position=1), scheduling.EASY, NOON)
+    assert queue(other_learner, deck, NOON).counts()["new"] == 3
+    assert queue(learner, deck, NOON).counts()["new"] == 2
+
+
+def test_editing_a_card_keeps_every_learners_memory_and_history(learner, deck):
+    card = deck.cards.get(position=1)
+    answer(learner, card, scheduling.GOOD, NOON)
+    card.front = "Front 1, corrected"
+    card.save()
+    assert Memory.objects.get(user=learner, card=card).reps == 1
+    assert Review.objects.filter(card=card).count() == 1
+
+
+def test_a_studied_card_cannot_be_deleted(learner, deck):
+    card = deck.cards.get(position=1)
+    answer(learner, card, scheduling.GOOD, NOON)
+    with pytest.raises(ProtectedError):
+        card.delete()
+
+
+def test_decks_visible_to_each_kind_of_user(db):
+    owner, stranger = make_user(), make_user()
+    staff = make_user(is_staff=True)
+    published = make_deck("Published", cards=0)
+    draft = make_deck("Draft", cards=0, published=False)
+    private = make_deck("Private", cards=0, owner=owner)
+    from django.contrib.auth.models import AnonymousUser
+
+    def titles(user):
+        return set(Deck.objects.visible_to(user).values_list("title", flat=True))
+
+    assert titles(AnonymousUser()) == {"Published"}
+    assert titles(stranger) == {"Published"}
+    assert titles(owner) == {"Published", "Private"}
+    assert titles(staff) == {"Published", "Draft"}
+    assert {published, draft, private}
+
+
+def test_deck_slugs_are_made_unique(db):
+    first = make_deck("Spanish", cards=0)
+    second = make_deck("Spanish", cards=0)
+    assert (first.slug, second.slug) == ("spanish", "spanish-2")
