@@ -108,16 +108,22 @@ class Profile(models.Model):
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             return zoneinfo.ZoneInfo(settings.TIME_ZONE)
 
-    def study_day(self, now):
-        """The [start, end) of the study day holding `now`: it rolls over at 4 AM local time."""
+    def study_date(self, now):
+        """The calendar date of the study day holding `now`: it rolls over at 4 AM local time."""
         local = now.astimezone(self.zone)
-        day = local.date()
         if local.hour < DAY_ROLLOVER_HOUR:
-            day -= timedelta(days=1)
-        start = datetime.combine(day, time(DAY_ROLLOVER_HOUR), tzinfo=self.zone)
-        end = datetime.combine(day + timedelta(days=1), time(DAY_ROLLOVER_HOUR), tzinfo=self.zone)
-        # In UTC, so that arithmetic across a daylight-saving change counts real hours.
-        return start.astimezone(UTC), end.astimezone(UTC)
+            return local.date() - timedelta(days=1)
+        return local.date()
+
+    def day_start(self, date):
+        """When the study day of `date` starts, in UTC."""
+        return datetime.combine(date, time(DAY_ROLLOVER_HOUR), tzinfo=self.zone).astimezone(UTC)
+
+    def study_day(self, now):
+        """The [start, end) of the study day holding `now`, in UTC so that arithmetic across a
+        daylight-saving change counts real hours."""
+        date = self.study_date(now)
+        return self.day_start(date), self.day_start(date + timedelta(days=1))
 
 
 def profile_for(user):
@@ -193,6 +199,9 @@ class Review(models.Model):
     deck = models.ForeignKey(Deck, on_delete=models.PROTECT, related_name="+")
     rating = models.PositiveSmallIntegerField(choices=RATING_CHOICES)
     reviewed_at = models.DateTimeField()
+    # The learner's study day (4 AM to 4 AM in their time zone) when they answered: kept, so a
+    # later change of time zone does not move past days.
+    study_day = models.DateField()
     duration_ms = models.PositiveIntegerField(default=0)
     # The card's review count after this answer: one answer per count, so a repeated
     # submission of the same answer cannot be recorded twice.
@@ -225,6 +234,7 @@ class Review(models.Model):
         indexes = [
             models.Index(fields=["user", "reviewed_at"]),
             models.Index(fields=["user", "deck", "reviewed_at"]),
+            models.Index(fields=["user", "study_day"]),
         ]
 
     def __str__(self):
@@ -372,6 +382,7 @@ def record_answer(user, card, rating, *, expected_reps, now, duration_ms, profil
                 deck_id=card.deck_id,
                 rating=rating,
                 reviewed_at=now,
+                study_day=profile.study_date(now),
                 duration_ms=duration_ms,
                 number=after.reps,
                 state_before=before.state,

@@ -49,7 +49,8 @@ class _SeededScheduler(fsrs.Scheduler):
         self._rng = rng
 
     def _get_fuzzed_interval(self, *, interval):
-        # The same ranges as py-fsrs (and Anki), drawn from the seeded generator.
+        # The ranges of py-fsrs and Anki; like Anki, a whole number of days drawn uniformly
+        # from [low, high] (py-fsrs rounds, which can land one day past high).
         days = interval.days
         if days < 2.5:
             return interval
@@ -59,8 +60,7 @@ class _SeededScheduler(fsrs.Scheduler):
         )
         high = min(round(days + delta), self.maximum_interval)
         low = min(max(2, round(days - delta)), high)
-        fuzzed = self._rng.random() * (high - low + 1) + low
-        return timedelta(days=min(round(fuzzed), self.maximum_interval))
+        return timedelta(days=low + int(self._rng.random() * (high - low + 1)))
 
 
 def _scheduler(fuzz_seed, *, parameters=None, desired_retention=DESIRED_RETENTION):
@@ -162,3 +162,9 @@ def format_interval(interval):
     if days < 365:
         return f"{days / 30:.1f}mo".replace(".0mo", "mo")
     return f"{days / 365:.1f}y".replace(".0y", "y")
+
+
+def forgetting_curve(parameters=None):
+    """The (factor, decay) of FSRS's forgetting curve R(t) = (1 + factor * t / S) ** decay."""
+    scheduler = _scheduler(None, parameters=parameters)
+    return scheduler._FACTOR, scheduler._DECAY

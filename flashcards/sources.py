@@ -7,6 +7,7 @@ cards. The back is returned as Markdown: list lines become a list, other lines p
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 MAX_HEADING_CHARS = 80
@@ -64,6 +65,8 @@ def parse_source(text):
             after_blank = True
             continue
         current = cards[-1] if cards else None
+        if after_blank and current is not None and not current.body:
+            raise SourceError(f"Line {current.line}: the card “{current.front}” has no answer.")
         starts_card = current is None or (
             current.body and (after_blank or looks_like_heading(line))
         )
@@ -75,7 +78,7 @@ def parse_source(text):
             current.body.append(line)
         after_blank = False
     if not cards:
-        raise SourceError("The document has a title but no cards.")
+        raise SourceError(f"Line {title_line}: the document has a title but no cards.")
     for card in cards:
         if not card.body:
             raise SourceError(f"Line {card.line}: the card “{card.front}” has no answer.")
@@ -94,7 +97,8 @@ def body_to_markdown(body):
 
 
 def slug_for(title):
-    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "deck"
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-") or "deck"
 
 
 def to_fixture(document, *, timestamp):
@@ -106,7 +110,7 @@ def to_fixture(document, *, timestamp):
             "fields": {
                 "title": document.title,
                 "slug": slug,
-                "description": f"{len(document.cards)} cards.",
+                "description": f"{len(document.cards)} card{'s' if len(document.cards) != 1 else ''}.",
                 "published": True,
                 "owner": None,
                 "created_at": timestamp,
