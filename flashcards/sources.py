@@ -104,13 +104,14 @@ def slug_for(title):
 def to_fixture(document, *, timestamp):
     """The Django fixture (a JSON string) that loads a document as one published curated deck."""
     slug = slug_for(document.title)
+    count = len(document.cards)
     objects = [
         {
             "model": "flashcards.deck",
             "fields": {
                 "title": document.title,
                 "slug": slug,
-                "description": f"{len(document.cards)} card{'s' if len(document.cards) != 1 else ''}.",
+                "description": f"{count} card{'s' if count != 1 else ''}.",
                 "published": True,
                 "owner": None,
                 "created_at": timestamp,
