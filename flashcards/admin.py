@@ -37,7 +37,14 @@ class CardAdmin(admin.ModelAdmin):
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Learners' history is theirs: staff may read it, never change it here."""
+    """Learners' history is theirs: only a superuser may read one learner's answers here, and
+    nobody may change them."""
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
 
     def has_add_permission(self, request, obj=None):
         return False

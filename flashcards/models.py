@@ -5,7 +5,8 @@ from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
-from django.db.models import Count, Q
+from django.db.models import Avg, Case, Count, F, FloatField, OuterRef, Q, Subquery, When
+from django.db.models.functions import Cast, Coalesce
 from django.urls import reverse
 from django.utils.text import slugify
 
@@ -431,3 +432,27 @@ def undo_review(user, deck, review_id, day_start):
             memory.save()
         review.delete()
         return review
+
+
+def card_insight(cards):
+    """Cards annotated with figures across all learners: never one learner's answers."""
+    memories = Memory.objects.filter(card=OuterRef("pk")).values("card")
+    reviews = Review.objects.filter(card=OuterRef("pk")).values("card")
+    review_state = Q(state_before=scheduling.REVIEW)
+    return cards.annotate(
+        learners=Coalesce(Subquery(memories.annotate(n=Count("id")).values("n")), 0),
+        difficulty=Subquery(memories.annotate(d=Avg("difficulty")).values("d")),
+        answers=Coalesce(Subquery(reviews.annotate(n=Count("id")).values("n")), 0),
+        reviewed=Subquery(reviews.annotate(n=Count("id", filter=review_state)).values("n")),
+        lapsed=Subquery(
+            reviews.annotate(
+                n=Count("id", filter=review_state & Q(rating=scheduling.AGAIN))
+            ).values("n")
+        ),
+    ).annotate(
+        lapse_rate=Case(
+            When(reviewed__gt=0, then=Cast("lapsed", FloatField()) / F("reviewed")),
+            default=None,
+            output_field=FloatField(),
+        )
+    )

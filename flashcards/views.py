@@ -1,3 +1,5 @@
+import csv
+import json
 from datetime import timedelta
 from functools import wraps
 
@@ -5,20 +7,24 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.db.models import Count, Q
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, F, Q
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from flashcards import scheduling
+from flashcards import charts, scheduling, stats
 from flashcards.forms import SettingsForm, SignUpForm
 from flashcards.models import (
     AnswerRefused,
+    Card,
     Deck,
     Memory,
     Review,
+    card_insight,
     profile_for,
     record_answer,
     study_queue,
@@ -217,46 +223,221 @@ def undo(request, slug):
 
 @login_required
 @require_GET
-def progress(request):
-    profile = profile_for(request.user)
+def progress(request, slug=None):
+    user = request.user
+    profile = profile_for(user)
     now = timezone.now()
-    day_start, _ = profile.study_day(now)
-    decks = list(Deck.objects.visible_to(request.user).annotate(card_count=Count("cards")))
-    by_deck = {}
-    for row in (
-        Memory.objects.filter(user=request.user).values("deck_id", "state").annotate(n=Count("id"))
-    ):
-        by_deck.setdefault(row["deck_id"], {})[row["state"]] = row["n"]
-    reviews_today = dict(
-        Review.objects.filter(user=request.user, reviewed_at__gte=day_start)
-        .values_list("deck_id")
-        .annotate(n=Count("id"))
+    today_date = profile.study_date(now)
+    decks = Deck.objects.visible_to(user).annotate(card_count=Count("cards"))
+    reviews = Review.objects.filter(user=user)
+    memories = Memory.objects.filter(user=user)
+    deck = None
+    if slug is not None:
+        deck = _get_deck_for_user(user, slug)
+        decks = decks.filter(pk=deck.pk)
+        reviews, memories = reviews.filter(deck=deck), memories.filter(deck=deck)
+    decks = list(decks)
+
+    by_state = stats.cards_by_state(memories)
+    rows, left_today = [], 0
+    for each in decks:
+        states = by_state.get(each.pk, {"learning": 0, "young": 0, "mature": 0, "relearning": 0})
+        rows.append({"deck": each, "new": each.card_count - sum(states.values()), **states})
+        left_today += sum(study_queue(user, each, now, profile).counts().values())
+
+    seconds_per_answer = stats.seconds_per_answer(reviews)
+    forecast = [
+        (date, due, due * seconds_per_answer / 60)
+        for date, due in stats.forecast(memories, profile, now)
+    ]
+    context = {
+        "deck": deck,
+        "decks": Deck.objects.visible_to(user),
+        "rows": rows,
+        "today": stats.today(reviews, today_date),
+        "left_today": left_today,
+        "streak": stats.streak(reviews, today_date),
+        "heatmap": charts.heatmap(stats.heatmap(reviews, today_date), today_date),
+        "forecast": forecast,
+        "forecast_chart": charts.bars([(date, due) for date, due, _ in forecast]),
+        "seconds_per_answer": seconds_per_answer,
+        "retention": stats.true_retention(reviews, today_date),
+        "desired_retention": scheduling.DESIRED_RETENTION,
+        "knowledge": stats.estimated_knowledge(memories, now),
+        "recent": reviews.select_related("card", "deck").order_by("-reviewed_at", "-id")[:20],
+        "zone": profile.zone,
+    }
+    return render(request, "flashcards/progress.html", context)
+
+
+@login_required
+@require_GET
+def card_history(request, card_id):
+    card = get_object_or_404(
+        Card.objects.select_related("deck").filter(deck__in=Deck.objects.visible_to(request.user)),
+        pk=card_id,
     )
+    profile = profile_for(request.user)
+    memory = Memory.objects.filter(user=request.user, card=card).first()
+    context = {
+        "card": card,
+        "memory": memory,
+        "retrievability": (
+            scheduling.retrievability(memory.as_scheduling(), timezone.now()) if memory else None
+        ),
+        "reviews": Review.objects.filter(user=request.user, card=card).order_by("reviewed_at"),
+        "zone": profile.zone,
+    }
+    return render(request, "flashcards/card_history.html", context)
+
+
+EXPORT_COLUMNS = (
+    "reviewed_at",
+    "study_day",
+    "deck",
+    "card_id",
+    "front",
+    "rating",
+    "rating_label",
+    "duration_ms",
+    "state_before",
+    "state_after",
+    "stability_after",
+    "difficulty_after",
+    "due_after",
+)
+
+
+def _export_rows(user):
+    reviews = (
+        Review.objects.filter(user=user)
+        .select_related("card", "deck")
+        .order_by("reviewed_at", "id")
+        .iterator(chunk_size=2000)
+    )
+    for review in reviews:
+        yield {
+            "reviewed_at": review.reviewed_at.isoformat(),
+            "study_day": review.study_day.isoformat(),
+            "deck": review.deck.title,
+            "card_id": review.card_id,
+            "front": review.card.front,
+            "rating": review.rating,
+            "rating_label": review.get_rating_display(),
+            "duration_ms": review.duration_ms,
+            "state_before": scheduling.STATE_LABELS[review.state_before],
+            "state_after": scheduling.STATE_LABELS[review.state_after],
+            "stability_after": review.stability_after,
+            "difficulty_after": review.difficulty_after,
+            "due_after": review.due_after.isoformat(),
+        }
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _csv_lines(rows):
+    writer = csv.DictWriter(_Echo(), fieldnames=EXPORT_COLUMNS)
+    yield writer.writeheader()
+    for row in rows:
+        yield writer.writerow(row)
+
+
+def _json_chunks(rows):
+    yield "["
+    for n, row in enumerate(rows):
+        yield ("," if n else "") + "\n" + json.dumps(row, ensure_ascii=False)
+    yield "\n]\n"
+
+
+@login_required
+@require_GET
+def export_history(request, fmt):
+    """Every answer of the learner, streamed so that a long history never sits in memory."""
+    rows = _export_rows(request.user)
+    stamp = timezone.now().strftime("%Y%m%d")
+    if fmt == "csv":
+        response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv; charset=utf-8")
+    else:
+        response = StreamingHttpResponse(_json_chunks(rows), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="flashcards-history-{stamp}.{fmt}"'
+    return response
+
+
+def staff_required(view):
+    """Staff only: anonymous visitors are sent to log in, learners are refused."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_staff:
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _insight_decks(user):
+    """Curated decks; a superuser also sees learners' private decks."""
+    return Deck.objects.all() if user.is_superuser else Deck.objects.filter(owner=None)
+
+
+@staff_required
+@require_GET
+def insight(request):
+    since = timezone.now() - timedelta(days=7)
+    decks = _insight_decks(request.user).annotate(card_count=Count("cards", distinct=True))
+    recent = (
+        Review.objects.filter(reviewed_at__gte=since, deck__in=decks)
+        .values("deck_id")
+        .annotate(
+            learners=Count("user", distinct=True),
+            answers=Count("id"),
+            reviewed=Count("id", filter=Q(state_before=scheduling.REVIEW)),
+            passed=Count(
+                "id", filter=Q(state_before=scheduling.REVIEW) & ~Q(rating=scheduling.AGAIN)
+            ),
+        )
+    )
+    by_deck = {row["deck_id"]: row for row in recent}
     rows = []
     for deck in decks:
-        states = by_deck.get(deck.pk, {})
-        seen = sum(states.values())
-        rows.append(
-            {
-                "deck": deck,
-                "new": deck.card_count - seen,
-                "learning": states.get(scheduling.LEARNING, 0),
-                "review": states.get(scheduling.REVIEW, 0),
-                "relearning": states.get(scheduling.RELEARNING, 0),
-                "today": reviews_today.get(deck.pk, 0),
-            }
-        )
-    recent = (
-        Review.objects.filter(user=request.user)
-        .select_related("card", "deck")
-        .order_by("-reviewed_at", "-id")[:20]
-    )
-    totals = Review.objects.filter(user=request.user).aggregate(
-        all=Count("id"),
-        today=Count("id", filter=Q(reviewed_at__gte=day_start)),
-    )
-    context = {"rows": rows, "recent": recent, "totals": totals, "zone": profile.zone}
-    return render(request, "flashcards/progress.html", context)
+        figures = by_deck.get(deck.pk, {"learners": 0, "answers": 0, "reviewed": 0, "passed": 0})
+        retention = figures["passed"] / figures["reviewed"] if figures["reviewed"] else None
+        rows.append({"deck": deck, "retention": retention, **figures})
+    return render(request, "flashcards/insight.html", {"rows": rows})
+
+
+INSIGHT_COLUMNS = [
+    ("position", "#"),
+    ("front", "Card"),
+    ("learners", "Learners"),
+    ("answers", "Answers"),
+    ("lapse_rate", "Lapse rate"),
+    ("difficulty", "Difficulty"),
+]
+INSIGHT_SORTS = {
+    "front": ("front", "id"),
+    "position": ("position", "id"),
+    "learners": ("-learners", "position"),
+    "answers": ("-answers", "position"),
+    "lapse_rate": (F("lapse_rate").desc(nulls_last=True), "position"),
+    "difficulty": (F("difficulty").desc(nulls_last=True), "position"),
+}
+
+
+@staff_required
+@require_GET
+def deck_insight(request, slug):
+    deck = get_object_or_404(_insight_decks(request.user), slug=slug)
+    sort = request.GET.get("sort", "lapse_rate")
+    if sort not in INSIGHT_SORTS:
+        sort = "lapse_rate"
+    cards = card_insight(deck.cards.all()).order_by(*INSIGHT_SORTS[sort])
+    context = {"deck": deck, "cards": cards, "sort": sort, "columns": INSIGHT_COLUMNS}
+    return render(request, "flashcards/deck_insight.html", context)
 
 
 @login_required

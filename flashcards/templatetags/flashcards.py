@@ -20,3 +20,13 @@ def interval(delta):
 @register.filter
 def state_label(state):
     return scheduling.STATE_LABELS.get(state, "")
+
+
+@register.filter
+def percent(value):
+    return f"{value * 100:.1f}%" if value is not None else "–"
+
+
+@register.filter
+def seconds(milliseconds):
+    return f"{milliseconds / 1000:.1f} s"
