@@ -8,6 +8,7 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db.models import Count, F, Q
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -410,6 +411,7 @@ def insight(request):
     return render(request, "flashcards/insight.html", {"rows": rows})
 
 
+INSIGHT_PAGE_SIZE = 100
 INSIGHT_COLUMNS = [
     ("position", "#"),
     ("front", "Card"),
@@ -436,7 +438,8 @@ def deck_insight(request, slug):
     if sort not in INSIGHT_SORTS:
         sort = "lapse_rate"
     cards = card_insight(deck.cards.all()).order_by(*INSIGHT_SORTS[sort])
-    context = {"deck": deck, "cards": cards, "sort": sort, "columns": INSIGHT_COLUMNS}
+    page = Paginator(cards, INSIGHT_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"deck": deck, "page": page, "sort": sort, "columns": INSIGHT_COLUMNS}
     return render(request, "flashcards/deck_insight.html", context)
 
 
