@@ -32,6 +32,7 @@ from flashcards.models import (
     undo_review,
 )
 
+UNDONE = "Undone. Answer the card again."
 # A learner who leaves a card on screen longer than this was not thinking about it (Anki's cap).
 MAX_ANSWER_MS = 60_000
 
@@ -214,11 +215,12 @@ def undo(request, slug):
         context = _study_context(request, deck, queue, message=str(refusal))
         return _render_study(request, context, status=409)
     if not request.htmx:
+        messages.info(request, UNDONE)
         return redirect(f"{reverse('flashcards:study', args=[deck.slug])}?card={review.card_id}")
     queue = _queue(request, deck)
     card, memory = _available_card(deck, queue, review.card_id)
     context = _study_context(request, deck, queue, card=card, memory=memory)
-    context["message"] = "Undone. Answer the card again."
+    context["message"] = UNDONE
     return _render_study(request, context)
 
 

@@ -11,9 +11,18 @@
     return document.querySelector('#study [data-key="' + key + '"]');
   }
 
+  // Shortcut hints are shown only where shortcuts work.
+  document.documentElement.classList.add("js");
+
   document.addEventListener("keydown", function (event) {
     if (event.repeat || event.ctrlKey || event.metaKey || event.altKey) return;
-    if (!document.getElementById("study") || typingIn(event.target)) return;
+    var study = document.getElementById("study");
+    if (!study || typingIn(event.target)) return;
+    // Until htmx has wired the swapped-in controls, a click would be a full page load.
+    if (/htmx-(request|swapping|settling)/.test(study.className)) {
+      event.preventDefault();
+      return;
+    }
 
     var onControl = event.target.closest("button, a") !== null;
     var target = null;
