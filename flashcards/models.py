@@ -5,7 +5,18 @@ from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
-from django.db.models import Avg, Case, Count, F, FloatField, OuterRef, Q, Subquery, When
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    OuterRef,
+    Q,
+    Subquery,
+    When,
+)
 from django.db.models.functions import Cast, Coalesce
 from django.urls import reverse
 from django.utils.text import slugify
@@ -74,12 +85,25 @@ class Deck(models.Model):
     def natural_key(self):
         return (self.slug,)
 
+    def editable_by(self, user):
+        """The owner edits a private deck; staff edit curated decks; a superuser edits any."""
+        if not user.is_authenticated:
+            return False
+        if user.is_superuser:
+            return True
+        return self.owner_id == user.pk if self.owner_id else user.is_staff
+
+    def next_position(self):
+        last = self.cards.aggregate(last=models.Max("position"))["last"]
+        return (last or 0) + 1
+
 
 class Card(models.Model):
     deck = models.ForeignKey(Deck, on_delete=models.CASCADE, related_name="cards")
     front = models.TextField(help_text="Markdown.")
     back = models.TextField(help_text="Markdown.")
     position = models.PositiveIntegerField(default=0, help_text="Order of new cards in the deck.")
+    tags = models.CharField(max_length=500, blank=True, help_text="Separated by spaces.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -89,6 +113,19 @@ class Card(models.Model):
 
     def __str__(self):
         return self.front[:80]
+
+    def reset_progress(self, now):
+        """Every learner starts this card anew; their history of it is kept."""
+        # The review count stays, so that the next answer is numbered after the kept history.
+        return Memory.objects.filter(card=self).update(
+            state=scheduling.NEW,
+            step=None,
+            stability=None,
+            difficulty=None,
+            due=now,
+            last_review=None,
+            lapses=0,
+        )
 
 
 class Profile(models.Model):
@@ -281,7 +318,9 @@ def study_queue(user, deck, now, profile):
         day_end=day_end,
         learning=memories.learning().filter(due__lt=day_end).order_by("due", "id"),
         review=memories.in_review().filter(due__lt=day_end).order_by("due", "id"),
-        new=deck.cards.exclude(memories__user=user).order_by("position", "id"),
+        new=deck.cards.exclude(
+            Exists(memories.filter(card=OuterRef("pk")).exclude(state=scheduling.NEW))
+        ).order_by("position", "id"),
         new_left=new_left,
         reviews_left=reviews_left,
     )
@@ -340,7 +379,7 @@ class StudyQueue:
 
     def is_available(self, card, memory):
         """Whether this card may be answered now."""
-        if memory is None:
+        if memory is None or memory.state == scheduling.NEW:
             return self.new_left > 0
         if memory.state in (scheduling.LEARNING, scheduling.RELEARNING):
             return memory.due <= self.now + LEARN_AHEAD
@@ -425,7 +464,7 @@ def undo_review(user, deck, review_id, day_start):
         memory = Memory.objects.select_for_update().get(user=user, card_id=review.card_id)
         if memory.reps != review.number:
             raise AnswerRefused("That answer was already undone.")
-        if review.state_before == scheduling.NEW:
+        if review.number == 1:
             memory.delete()
         else:
             memory.set_from(review.memory_before())
@@ -456,3 +495,18 @@ def card_insight(cards):
             output_field=FloatField(),
         )
     )
+
+
+class PendingImport(models.Model):
+    """An uploaded file waiting for its uploader to confirm the preview; kept in the database so
+    that any app server can finish it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    deck = models.ForeignKey(Deck, null=True, blank=True, on_delete=models.CASCADE)
+    filename = models.CharField(max_length=255)
+    data = models.BinaryField()
+    include_history = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.filename} for {self.user}"

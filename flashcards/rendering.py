@@ -1,16 +1,32 @@
-"""Card text is Markdown, rendered to HTML and sanitised so that no script can come through."""
+"""Card text is Markdown, rendered to HTML and sanitised so that no script can come through.
 
+Math between $…$ (inline) or $$…$$ (display) becomes MathML, which browsers draw natively:
+no script and no font from elsewhere.
+"""
+
+import html
 from functools import lru_cache
 
+import latex2mathml.converter
 import nh3
 from markdown_it import MarkdownIt
+from mdit_py_plugins.dollarmath import dollarmath_plugin
 
-_markdown = MarkdownIt("commonmark", {"html": True, "linkify": False}).enable("table")
-
+MATHML_TAGS = {
+    "math", "semantics", "annotation", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace",
+    "msup", "msub", "msubsup", "mfrac", "msqrt", "mroot", "mover", "munder", "munderover",
+    "mtable", "mtr", "mtd", "mstyle", "mpadded", "mphantom", "menclose", "mfenced",
+}  # fmt: skip
 ALLOWED_TAGS = {
     "p", "br", "hr", "em", "strong", "del", "s", "sub", "sup", "code", "pre", "kbd", "blockquote",
-    "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "a", "img",
-    "table", "thead", "tbody", "tr", "th", "td",
+    "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "a", "img", "span", "div",
+    "table", "thead", "tbody", "tr", "th", "td", "b", "i", "u",
+} | MATHML_TAGS  # fmt: skip
+MATHML_ATTRIBUTES = {
+    "display", "mathvariant", "stretchy", "fence", "separator", "lspace", "rspace", "accent",
+    "accentunder", "columnalign", "rowalign", "columnspacing", "rowspacing", "width", "height",
+    "depth", "notation", "open", "close", "separators", "scriptlevel", "displaystyle",
+    "movablelimits", "largeop", "symmetric", "minsize", "maxsize", "linethickness",
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
@@ -19,15 +35,36 @@ ALLOWED_ATTRIBUTES = {
     "td": {"style"},
     "ol": {"start"},
     "code": {"class"},
+    "span": {"class"},
+    "div": {"class"},
+    **{tag: MATHML_ATTRIBUTES for tag in MATHML_TAGS},
 }
+
+
+def _math(content, options):
+    try:
+        mathml = latex2mathml.converter.convert(
+            content, display="block" if options.get("display_mode") else "inline"
+        )
+    except Exception:  # any LaTeX the converter cannot read is shown as it was written
+        return f'<code class="math-error">{html.escape(content)}</code>'
+    return mathml
+
+
+_markdown = (
+    MarkdownIt("commonmark", {"html": True, "linkify": False})
+    .enable("table")
+    .enable("strikethrough")
+    # "$5 and $6" is money, not math: no digit or space right inside the dollars.
+    .use(dollarmath_plugin, allow_space=False, allow_digits=False, renderer=_math)
+)
 
 
 @lru_cache(maxsize=4096)
 def render_markdown(text):
     """Markdown to safe HTML: no script, event handler or javascript: URL survives."""
-    html = _markdown.render(text)
     return nh3.clean(
-        html,
+        _markdown.render(text),
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},

@@ -104,7 +104,8 @@ def forecast(memories, profile, now, days=FORECAST_DAYS):
     for n, end in enumerate(ends):
         window = Q(due__lt=end) if n == 0 else Q(due__gte=ends[n - 1], due__lt=end)
         counts[f"d{n}"] = Count("id", filter=window)
-    figures = memories.aggregate(**counts)
+    # A card whose progress was reset is new again: it is not due on any day.
+    figures = memories.exclude(state=scheduling.NEW).aggregate(**counts)
     return [(date, figures[f"d{n}"]) for n, date in enumerate(dates)]
 
 

@@ -1,22 +1,22 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from flashcards import views
+from flashcards.views import accounts, insight, progress, study
 
 flashcards_patterns = [
-    path("", views.deck_list, name="deck_list"),
-    path("decks/<slug:slug>/study/", views.study, name="study"),
-    path("decks/<slug:slug>/study/<int:card_id>/reveal/", views.reveal, name="reveal"),
-    path("decks/<slug:slug>/study/answer/", views.answer, name="answer"),
-    path("decks/<slug:slug>/study/undo/", views.undo, name="undo"),
-    path("progress/", views.progress, name="progress"),
-    path("progress/<slug:slug>/", views.progress, name="deck_progress"),
-    path("progress/export/<str:fmt>/", views.export_history, name="export_history"),
-    path("cards/<int:card_id>/history/", views.card_history, name="card_history"),
-    path("insight/", views.insight, name="insight"),
-    path("insight/<slug:slug>/", views.deck_insight, name="deck_insight"),
-    path("settings/", views.study_settings, name="settings"),
-    path("accounts/signup/", views.signup, name="signup"),
+    path("", study.deck_list, name="deck_list"),
+    path("decks/<slug:slug>/study/", study.study, name="study"),
+    path("decks/<slug:slug>/study/<int:card_id>/reveal/", study.reveal, name="reveal"),
+    path("decks/<slug:slug>/study/answer/", study.answer, name="answer"),
+    path("decks/<slug:slug>/study/undo/", study.undo, name="undo"),
+    path("progress/", progress.progress, name="progress"),
+    path("progress/<slug:slug>/", progress.progress, name="deck_progress"),
+    path("progress/export/<str:fmt>/", progress.export_history, name="export_history"),
+    path("cards/<int:card_id>/history/", progress.card_history, name="card_history"),
+    path("insight/", insight.insight, name="insight"),
+    path("insight/<slug:slug>/", insight.deck_insight, name="deck_insight"),
+    path("settings/", accounts.study_settings, name="settings"),
+    path("accounts/signup/", accounts.signup, name="signup"),
 ]
 
 urlpatterns = [

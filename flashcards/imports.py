@@ -1,0 +1,316 @@
+"""Importing decks from files and exporting them: plain-text source documents, CSV/TSV and Anki
+packages. An import is checked whole before anything is written, then written in one
+transaction, so a bad file leaves the database exactly as it was."""
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import PurePath
+
+from django.db import transaction
+
+from flashcards import anki, scheduling, sources
+from flashcards.models import Card, Deck, Memory, Review, profile_for
+from flashcards.rendering import render_markdown
+
+MAX_IMPORT_BYTES = 10 * 1024 * 1024
+FORMATS = {"txt": "Source document", "csv": "CSV or TSV", "apkg": "Anki package"}
+CSV_HEADERS = (["front", "back"], ["front", "back", "tags"])
+# Anki's "manual" revlog rows are reschedulings, not answers.
+ANKI_MANUAL = 4
+
+
+class ImportRefused(ValueError):
+    """A file that cannot be imported; the message says why, naming the line where it can."""
+
+
+@dataclass
+class ImportedCard:
+    front: str
+    back: str
+    tags: str = ""
+    # Answers from an Anki package: (reviewed_at, rating, duration_ms), oldest first.
+    history: list = field(default_factory=list)
+
+
+@dataclass
+class ParsedFile:
+    format: str
+    title: str | None
+    cards: list[ImportedCard]
+
+    @property
+    def answers(self):
+        return sum(len(card.history) for card in self.cards)
+
+
+def detect_format(filename, data):
+    suffix = PurePath(filename).suffix.lower()
+    if suffix in (".apkg", ".colpkg", ".zip") or data[:4] == b"PK\x03\x04":
+        return "apkg"
+    if suffix in (".csv", ".tsv"):
+        return "csv"
+    return "txt"
+
+
+def parse_file(filename, data, fmt=None):
+    """Read an uploaded file into cards, or raise ImportRefused saying what is wrong."""
+    if len(data) > MAX_IMPORT_BYTES:
+        raise ImportRefused(
+            f"The file is {len(data) / 1048576:.1f} MB; imports are limited to "
+            f"{MAX_IMPORT_BYTES // 1048576} MB."
+        )
+    if not data.strip():
+        raise ImportRefused("The file is empty.")
+    fmt = fmt or detect_format(filename, data)
+    if fmt == "apkg":
+        parsed = _parse_apkg(data)
+    elif fmt == "csv":
+        tab = PurePath(filename).suffix.lower() == ".tsv"
+        parsed = _parse_csv(_decode(data), delimiter="\t" if tab else None)
+    else:
+        parsed = _parse_source(_decode(data))
+    if not parsed.cards:
+        raise ImportRefused("The file holds no cards.")
+    return parsed
+
+
+def _decode(data):
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ImportRefused(
+            f"Line {line}: the file is not UTF-8 text (byte 0x{data[error.start]:02x} cannot be "
+            "read). Save it as UTF-8 and upload it again."
+        ) from error
+
+
+def _parse_source(text):
+    try:
+        document = sources.parse_source(text)
+    except sources.SourceError as error:
+        raise ImportRefused(str(error)) from error
+    cards = [ImportedCard(card.front, card.back) for card in document.cards]
+    _refuse_repeated_fronts((card.front, card.line) for card in document.cards)
+    return ParsedFile("txt", document.title, cards)
+
+
+def _parse_csv(text, delimiter=None):
+    if delimiter is None:
+        first_line = text.split("\n", 1)[0]
+        delimiter = (
+            "\t"
+            if "\t" in first_line
+            else ";"
+            if first_line.count(";") > first_line.count(",")
+            else ","
+        )
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    cards, fronts = [], []
+    try:
+        for row in reader:
+            line = reader.line_num
+            cells = [cell.strip() for cell in row]
+            if not any(cells):
+                continue
+            if not cards and [cell.lower() for cell in cells] in CSV_HEADERS:
+                continue
+            if len(cells) < 2:
+                raise ImportRefused(
+                    f"Line {line}: expected a front and a back, found {len(cells)} column."
+                )
+            if len(cells) > 3:
+                raise ImportRefused(
+                    f"Line {line}: expected front, back and optional tags, found {len(cells)} "
+                    "columns."
+                )
+            front, back, tags = (cells + [""])[:3]
+            if not front:
+                raise ImportRefused(f"Line {line}: the front is empty.")
+            if not back:
+                raise ImportRefused(f"Line {line}: the back is empty.")
+            cards.append(ImportedCard(front, back, " ".join(tags.split())))
+            fronts.append((front, line))
+    except csv.Error as error:
+        raise ImportRefused(f"Line {reader.line_num}: {error}.") from error
+    _refuse_repeated_fronts(fronts)
+    return ParsedFile("csv", None, cards)
+
+
+def _parse_apkg(data):
+    try:
+        package = anki.read_apkg(data)
+    except anki.AnkiPackageError as error:
+        raise ImportRefused(str(error)) from error
+    first_card = {}
+    for card in sorted(package.cards, key=lambda card: (card.note_id, card.ordinal)):
+        first_card.setdefault(card.note_id, card.card_id)
+    history = defaultdict(list)
+    for review in sorted(package.reviews, key=lambda review: review.reviewed_at):
+        if review.kind != ANKI_MANUAL and review.rating in scheduling.RATINGS:
+            history[review.card_id].append(
+                (review.reviewed_at, review.rating, max(0, review.duration_ms))
+            )
+    cards, fronts = [], []
+    for number, note in enumerate(package.notes, start=1):
+        if len(note.fields) < 2:
+            raise ImportRefused(f"Note {number} has {len(note.fields)} field; two are needed.")
+        front, back = anki.html_to_text(note.fields[0]), anki.html_to_text(note.fields[1])
+        if not front:
+            continue
+        card_history = history.get(first_card.get(note.note_id), [])
+        cards.append(ImportedCard(front, back, " ".join(note.tags), card_history))
+        fronts.append((front, f"note {number}"))
+    _refuse_repeated_fronts(fronts, unit="")
+    return ParsedFile("apkg", package.deck_name, cards)
+
+
+def _refuse_repeated_fronts(fronts, unit="Line "):
+    seen = {}
+    for front, where in fronts:
+        if front in seen:
+            raise ImportRefused(
+                f"{unit}{where}: the front “{front[:60]}” repeats {unit.lower()}{seen[front]}; "
+                "cards are matched by their front, so each must be unique."
+            )
+        seen[front] = where
+
+
+@dataclass
+class ImportPlan:
+    created: int
+    updated: int
+    unchanged: int
+    answers: int
+
+
+def plan_import(deck, parsed):
+    """What importing would do to the deck (None for a new deck)."""
+    existing = {} if deck is None else dict(deck.cards.values_list("front", "back"))
+    created = sum(1 for card in parsed.cards if card.front not in existing)
+    updated = sum(
+        1 for card in parsed.cards if card.front in existing and existing[card.front] != card.back
+    )
+    unchanged = len(parsed.cards) - created - updated
+    return ImportPlan(created, updated, unchanged, parsed.answers)
+
+
+@transaction.atomic
+def apply_import(parsed, *, user, deck=None, title=None, history_user=None):
+    """Write the parsed cards into `deck` (or a new deck of `user`'s); return (deck, plan).
+
+    Cards are matched by their front: a match is updated in place, keeping every learner's
+    memory and history; the others are added. The file's order becomes the deck's order.
+    """
+    plan = plan_import(deck, parsed)
+    if deck is None:
+        deck = Deck.objects.create(
+            title=(title or parsed.title or "Imported deck")[:200],
+            owner=user if not user.is_staff else None,
+            published=False,
+        )
+    existing = {}
+    for card in deck.cards.order_by("position", "id"):
+        existing.setdefault(card.front, card)
+    imported = []
+    for position, item in enumerate(parsed.cards, start=1):
+        card = existing.pop(item.front, None)
+        if card is None:
+            card = Card(deck=deck, front=item.front)
+        card.back, card.position = item.back, position
+        card.tags = item.tags or card.tags
+        card.save()
+        imported.append((card, item))
+    for position, card in enumerate(existing.values(), start=len(parsed.cards) + 1):
+        Card.objects.filter(pk=card.pk).update(position=position)
+    if history_user is not None:
+        plan.answers = _import_history(history_user, imported)
+    return deck, plan
+
+
+def _import_history(user, imported):
+    """Replay Anki's answers through our scheduler, so memory and history are ours from then on.
+
+    Cards the learner has already answered here keep their history; Anki's is not merged in.
+    """
+    profile = profile_for(user)
+    studied = set(
+        Memory.objects.filter(user=user, card__in=[card for card, _ in imported]).values_list(
+            "card_id", flat=True
+        )
+    )
+    reviews, memories = [], []
+    for card, item in imported:
+        if not item.history or card.pk in studied:
+            continue
+        memory = scheduling.Memory()
+        for reviewed_at, rating, duration_ms in item.history:
+            after = scheduling.review(
+                memory, rating, reviewed_at, seed=scheduling.fuzz_seed(card.pk, memory.reps)
+            )
+            reviews.append(
+                Review(
+                    user=user,
+                    card=card,
+                    deck_id=card.deck_id,
+                    rating=rating,
+                    reviewed_at=reviewed_at,
+                    study_day=profile.study_date(reviewed_at),
+                    duration_ms=min(duration_ms, 60_000),
+                    number=after.reps,
+                    state_before=memory.state,
+                    step_before=memory.step,
+                    stability_before=memory.stability,
+                    difficulty_before=memory.difficulty,
+                    due_before=memory.due,
+                    last_review_before=memory.last_review,
+                    lapses_before=memory.lapses,
+                    state_after=after.state,
+                    step_after=after.step,
+                    stability_after=after.stability,
+                    difficulty_after=after.difficulty,
+                    due_after=after.due,
+                )
+            )
+            memory = after
+        row = Memory(user=user, card=card, deck_id=card.deck_id)
+        row.set_from(memory)
+        memories.append(row)
+    Review.objects.bulk_create(reviews, batch_size=1000)
+    Memory.objects.bulk_create(memories, batch_size=1000)
+    return len(reviews)
+
+
+def export_csv(deck):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["front", "back", "tags"])
+    for card in deck.cards.order_by("position", "id"):
+        writer.writerow([card.front, card.back, card.tags])
+    return buffer.getvalue().encode("utf-8")
+
+
+def export_source(deck):
+    cards = deck.cards.order_by("position", "id").values_list("front", "back")
+    return sources.to_source(deck.title, list(cards)).encode("utf-8")
+
+
+def export_apkg(deck):
+    notes = [
+        (
+            f"flashcards-{card.pk}",
+            anki.text_to_field(card.front, render_markdown(card.front)),
+            anki.text_to_field(card.back, render_markdown(card.back)),
+        )
+        for card in deck.cards.order_by("position", "id")
+    ]
+    return anki.write_apkg(deck.title, notes)
+
+
+EXPORTS = {
+    "csv": (export_csv, "text/csv; charset=utf-8", "csv"),
+    "txt": (export_source, "text/plain; charset=utf-8", "txt"),
+    "apkg": (export_apkg, "application/octet-stream", "apkg"),
+}

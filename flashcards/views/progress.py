@@ -1,0 +1,171 @@
+"""A learner's progress: the dashboard, one card's history, and the export of every answer."""
+
+import csv
+import json
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from flashcards import charts, scheduling, stats
+from flashcards.models import (
+    Card,
+    Deck,
+    Memory,
+    Review,
+    profile_for,
+    study_queue,
+)
+from flashcards.views.access import (
+    get_deck_for_user,
+)
+
+
+@login_required
+@require_GET
+def progress(request, slug=None):
+    user = request.user
+    profile = profile_for(user)
+    now = timezone.now()
+    today_date = profile.study_date(now)
+    decks = Deck.objects.visible_to(user).annotate(card_count=Count("cards"))
+    reviews = Review.objects.filter(user=user)
+    memories = Memory.objects.filter(user=user)
+    deck = None
+    if slug is not None:
+        deck = get_deck_for_user(user, slug)
+        decks = decks.filter(pk=deck.pk)
+        reviews, memories = reviews.filter(deck=deck), memories.filter(deck=deck)
+    decks = list(decks)
+
+    by_state = stats.cards_by_state(memories)
+    rows, left_today = [], 0
+    for each in decks:
+        states = by_state.get(each.pk, {"learning": 0, "young": 0, "mature": 0, "relearning": 0})
+        rows.append({"deck": each, "new": each.card_count - sum(states.values()), **states})
+        left_today += sum(study_queue(user, each, now, profile).counts().values())
+
+    seconds_per_answer = stats.seconds_per_answer(reviews)
+    forecast = [
+        (date, due, due * seconds_per_answer / 60)
+        for date, due in stats.forecast(memories, profile, now)
+    ]
+    context = {
+        "deck": deck,
+        "decks": Deck.objects.visible_to(user),
+        "rows": rows,
+        "today": stats.today(reviews, today_date),
+        "left_today": left_today,
+        "streak": stats.streak(reviews, today_date),
+        "heatmap": charts.heatmap(stats.heatmap(reviews, today_date), today_date),
+        "forecast": forecast,
+        "forecast_chart": charts.bars([(date, due) for date, due, _ in forecast]),
+        "seconds_per_answer": seconds_per_answer,
+        "retention": stats.true_retention(reviews, today_date),
+        "desired_retention": scheduling.DESIRED_RETENTION,
+        "knowledge": stats.estimated_knowledge(memories, now),
+        "recent": reviews.select_related("card", "deck").order_by("-reviewed_at", "-id")[:20],
+        "zone": profile.zone,
+    }
+    return render(request, "flashcards/progress.html", context)
+
+
+@login_required
+@require_GET
+def card_history(request, card_id):
+    card = get_object_or_404(
+        Card.objects.select_related("deck").filter(deck__in=Deck.objects.visible_to(request.user)),
+        pk=card_id,
+    )
+    profile = profile_for(request.user)
+    memory = Memory.objects.filter(user=request.user, card=card).first()
+    context = {
+        "card": card,
+        "memory": memory,
+        "retrievability": (
+            scheduling.retrievability(memory.as_scheduling(), timezone.now()) if memory else None
+        ),
+        "reviews": Review.objects.filter(user=request.user, card=card).order_by("reviewed_at"),
+        "zone": profile.zone,
+    }
+    return render(request, "flashcards/card_history.html", context)
+
+
+EXPORT_COLUMNS = (
+    "reviewed_at",
+    "study_day",
+    "deck",
+    "card_id",
+    "front",
+    "rating",
+    "rating_label",
+    "duration_ms",
+    "state_before",
+    "state_after",
+    "stability_after",
+    "difficulty_after",
+    "due_after",
+)
+
+
+def _export_rows(user):
+    reviews = (
+        Review.objects.filter(user=user)
+        .select_related("card", "deck")
+        .order_by("reviewed_at", "id")
+        .iterator(chunk_size=2000)
+    )
+    for review in reviews:
+        yield {
+            "reviewed_at": review.reviewed_at.isoformat(),
+            "study_day": review.study_day.isoformat(),
+            "deck": review.deck.title,
+            "card_id": review.card_id,
+            "front": review.card.front,
+            "rating": review.rating,
+            "rating_label": review.get_rating_display(),
+            "duration_ms": review.duration_ms,
+            "state_before": scheduling.STATE_LABELS[review.state_before],
+            "state_after": scheduling.STATE_LABELS[review.state_after],
+            "stability_after": review.stability_after,
+            "difficulty_after": review.difficulty_after,
+            "due_after": review.due_after.isoformat(),
+        }
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _csv_lines(rows):
+    writer = csv.DictWriter(_Echo(), fieldnames=EXPORT_COLUMNS)
+    yield writer.writeheader()
+    for row in rows:
+        yield writer.writerow(row)
+
+
+def _json_chunks(rows):
+    yield "["
+    for n, row in enumerate(rows):
+        yield ("," if n else "") + "\n" + json.dumps(row, ensure_ascii=False)
+    yield "\n]\n"
+
+
+@login_required
+@require_GET
+def export_history(request, fmt):
+    """Every answer of the learner, streamed so that a long history never sits in memory."""
+    if fmt not in ("csv", "json"):
+        raise Http404("Export as csv or json.")
+    rows = _export_rows(request.user)
+    stamp = timezone.now().strftime("%Y%m%d")
+    if fmt == "csv":
+        response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv; charset=utf-8")
+    else:
+        response = StreamingHttpResponse(_json_chunks(rows), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="flashcards-history-{stamp}.{fmt}"'
+    return response

@@ -1,0 +1,190 @@
+"""Studying a deck: the card, its answer, the answer given, and undo."""
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.db.models import Count
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from flashcards import scheduling
+from flashcards.models import (
+    AnswerRefused,
+    Deck,
+    Memory,
+    Review,
+    profile_for,
+    record_answer,
+    study_queue,
+    undo_review,
+)
+from flashcards.views.access import (
+    get_deck_for_user,
+    int_field,
+    login_required_for_study,
+)
+
+UNDONE = "Undone. Answer the card again."
+# A learner who leaves a card on screen longer than this was not thinking about it (Anki's cap).
+MAX_ANSWER_MS = 60_000
+
+
+@require_GET
+def deck_list(request):
+    decks = list(Deck.objects.visible_to(request.user).annotate(card_count=Count("cards")))
+    if request.user.is_authenticated:
+        profile = profile_for(request.user)
+        now = timezone.now()
+        for deck in decks:
+            deck.counts = study_queue(request.user, deck, now, profile).counts()
+    return render(request, "flashcards/deck_list.html", {"decks": decks})
+
+
+def _study_context(request, deck, queue, *, card=None, memory=None, reveal=False, message=""):
+    """Everything the study region shows: the card (front or back), the counts, undo."""
+    profile = queue.profile
+    if card is None:
+        card, memory = queue.next_card()
+    day_start, _ = profile.study_day(queue.now)
+    last_review = (
+        Review.objects.filter(user=request.user, deck=deck, reviewed_at__gte=day_start)
+        .select_related("card")
+        .order_by("-reviewed_at", "-id")
+        .first()
+    )
+    context = {
+        "deck": deck,
+        "card": card,
+        "counts": queue.counts(),
+        "message": message,
+        "last_review": last_review,
+        "reps": memory.reps if memory else 0,
+        "shown_at": int(queue.now.timestamp() * 1000),
+        "zone": profile.zone,
+    }
+    if card is None:
+        next_due = queue.next_due()
+        context["next_due"] = next_due
+        if next_due and next_due - queue.now < timedelta(hours=1):
+            context["refresh_in"] = int((next_due - queue.now).total_seconds()) + 1
+    elif reveal:
+        before = memory.as_scheduling() if memory else scheduling.Memory()
+        intervals = scheduling.preview(
+            before, queue.now, seed=scheduling.fuzz_seed(card.pk, before.reps)
+        )
+        context["buttons"] = [
+            (rating, scheduling.RATING_LABELS[rating], scheduling.format_interval(interval))
+            for rating, interval in intervals.items()
+        ]
+    return context
+
+
+def _render_study(request, context, status=200):
+    template = "flashcards/study.html#study" if request.htmx else "flashcards/study.html"
+    return render(request, template, context, status=status)
+
+
+def _queue(request, deck):
+    return study_queue(request.user, deck, timezone.now(), profile_for(request.user))
+
+
+def _available_card(deck, queue, card_id):
+    """The card with this id in this deck if it can be studied now, with its memory."""
+    card = deck.cards.filter(pk=card_id).first()
+    if card is None:
+        return None, None
+    memory = Memory.objects.filter(user=queue.user, card=card).first()
+    if not queue.is_available(card, memory):
+        return None, None
+    return card, memory
+
+
+@require_GET
+@login_required_for_study
+@vary_on_headers("HX-Request")
+def study(request, slug):
+    deck = get_deck_for_user(request.user, slug)
+    queue = _queue(request, deck)
+    card, memory = None, None
+    if request.GET.get("card", "").isdigit():
+        card, memory = _available_card(deck, queue, int(request.GET["card"]))
+    return _render_study(request, _study_context(request, deck, queue, card=card, memory=memory))
+
+
+@require_GET
+@login_required_for_study
+@vary_on_headers("HX-Request")
+def reveal(request, slug, card_id):
+    deck = get_deck_for_user(request.user, slug)
+    queue = _queue(request, deck)
+    card, memory = _available_card(deck, queue, card_id)
+    if card is None:
+        context = _study_context(
+            request, deck, queue, message="That card is not due now. Here is the next one."
+        )
+        return _render_study(request, context, status=409)
+    context = _study_context(request, deck, queue, card=card, memory=memory, reveal=True)
+    if request.GET.get("shown", "").isdigit():
+        context["shown_at"] = int(request.GET["shown"])
+    return _render_study(request, context)
+
+
+@require_POST
+@login_required_for_study
+@vary_on_headers("HX-Request")
+def answer(request, slug):
+    deck = get_deck_for_user(request.user, slug)
+    profile = profile_for(request.user)
+    now = timezone.now()
+    card_id, rating, reps = (int_field(request.POST, name) for name in ("card", "rating", "reps"))
+    shown_at = int_field(request.POST, "shown_at")
+    card = deck.cards.filter(pk=card_id).first() if card_id is not None else None
+    message, status = "", 200
+    if card is None:
+        message, status = "That card is not in this deck. Here is the next one.", 400
+    elif rating not in scheduling.RATINGS or reps is None:
+        message, status = "Choose Again, Hard, Good or Easy (keys 1 to 4).", 400
+    else:
+        elapsed = int(now.timestamp() * 1000) - shown_at if shown_at else 0
+        try:
+            record_answer(
+                request.user,
+                card,
+                rating,
+                expected_reps=reps,
+                now=now,
+                duration_ms=min(max(elapsed, 0), MAX_ANSWER_MS),
+                profile=profile,
+            )
+        except AnswerRefused as refusal:
+            message, status = str(refusal), 409
+    if not request.htmx and status == 200:
+        return redirect("flashcards:study", slug=deck.slug)
+    queue = study_queue(request.user, deck, now, profile)
+    return _render_study(request, _study_context(request, deck, queue, message=message), status)
+
+
+@require_POST
+@login_required_for_study
+@vary_on_headers("HX-Request")
+def undo(request, slug):
+    deck = get_deck_for_user(request.user, slug)
+    queue = _queue(request, deck)
+    review_id = int_field(request.POST, "review")
+    day_start, _ = queue.profile.study_day(queue.now)
+    try:
+        review = undo_review(request.user, deck, review_id, day_start)
+    except AnswerRefused as refusal:
+        context = _study_context(request, deck, queue, message=str(refusal))
+        return _render_study(request, context, status=409)
+    if not request.htmx:
+        messages.info(request, UNDONE)
+        return redirect(f"{reverse('flashcards:study', args=[deck.slug])}?card={review.card_id}")
+    queue = _queue(request, deck)
+    card, memory = _available_card(deck, queue, review.card_id)
+    context = _study_context(request, deck, queue, card=card, memory=memory)
+    context["message"] = UNDONE
+    return _render_study(request, context)
