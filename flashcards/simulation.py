@@ -27,37 +27,30 @@ def _rating(rng, recall_probability):
 def simulate(user, cards, profile, *, end, days, answers, seed=0):
     """Write about `answers` answers by `user` on `cards` over the `days` study days up to `end`.
 
-    Each day the learner answers every card that is due, then new cards, until that day's share
-    of the target is reached; learning steps are repeated within the day as they come due.
+    Each day the learner answers the cards that are due, then new cards, until that day's share
+    of the target is reached; learning steps come back within the day as they come due.
     Returns the number of answers written.
     """
     rng = random.Random(seed)
-    cards = list(cards)
-    per_day = max(1, answers // days)
-    memories = {}
+    memories = {}  # card id -> (deck id, scheduling.Memory)
     rows = []
     unseen = iter(cards)
+    by_id = {card.pk: card for card in cards}
     last_date = profile.study_date(end)
-    for offset in range(days - 1, -1, -1):
-        date = last_date - timedelta(days=offset)
-        day_start = profile.day_start(date)
-        now = day_start + timedelta(hours=rng.uniform(4, 14))
-        quota = per_day if len(rows) + per_day * (offset + 1) <= answers else answers - len(rows)
-        done = 0
-        day_end = profile.day_start(date + timedelta(days=1))
-        queue = [
-            card for card in cards if card.pk in memories and memories[card.pk][1].due < day_end
-        ]
-        while done < quota:
-            if not queue:
-                card = next(unseen, None)
-                if card is None:
-                    break
-                queue.append(card)
-            card = queue.pop(0)
+    for index in range(days):
+        # The answers spread evenly over the days, whether there are more or fewer of them.
+        quota = (index + 1) * answers // days - index * answers // days
+        date = last_date - timedelta(days=days - 1 - index)
+        day_start, day_end = profile.day_start(date), profile.day_start(date + timedelta(days=1))
+        now = day_start + timedelta(hours=rng.uniform(4, 14))  # a session between 8 AM and 6 PM
+        queue = {card_id for card_id, (_, memory) in memories.items() if memory.due < day_end}
+        for _ in range(quota):
+            card = _next_card(queue, memories, by_id, unseen, now)
+            if card is None:
+                break
             before = memories[card.pk][1] if card.pk in memories else scheduling.Memory()
-            if before.due and before.due > now:
-                now = before.due  # waits for the learning step to run out
+            if before.state != scheduling.REVIEW and before.due and before.due > now:
+                now = before.due  # waits for a learning step to run out
             if now >= end:
                 break
             recall = scheduling.retrievability(before, now)
@@ -68,9 +61,9 @@ def simulate(user, cards, profile, *, end, days, answers, seed=0):
             duration_ms = int(rng.lognormvariate(8.8, 0.5))
             rows.append(_review_row(user, card, profile, now, rating, duration_ms, before, after))
             memories[card.pk] = (card.deck_id, after)
-            done += 1
+            queue.discard(card.pk)
             if after.due < day_end:
-                queue.append(card)
+                queue.add(card.pk)
             now += timedelta(milliseconds=duration_ms)
     Review.objects.bulk_create(rows, batch_size=2000)
     Memory.objects.bulk_create(
@@ -81,6 +74,24 @@ def simulate(user, cards, profile, *, end, days, answers, seed=0):
         batch_size=2000,
     )
     return len(rows)
+
+
+def _next_card(queue, memories, by_id, unseen, now):
+    """As the study screen chooses: a card due now, else a new card, else the next learning step."""
+    if queue:
+        ready = [
+            card_id
+            for card_id in queue
+            if memories[card_id][1].state == scheduling.REVIEW or memories[card_id][1].due <= now
+        ]
+        if ready:
+            return by_id[min(ready, key=lambda card_id: memories[card_id][1].due)]
+    card = next(unseen, None)
+    if card is not None:
+        return card
+    if queue:
+        return by_id[min(queue, key=lambda card_id: memories[card_id][1].due)]
+    return None
 
 
 def _review_row(user, card, profile, now, rating, duration_ms, before, after):

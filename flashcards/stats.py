@@ -65,7 +65,13 @@ def today(reviews, today_date):
 
 def streak(reviews, today_date):
     """Consecutive study days with an answer, ending today (or yesterday, if today is not done)."""
-    days = reviews.values_list("study_day", flat=True).distinct().order_by("-study_day")
+    # A day stored under an earlier time zone can lie after today's date in the new one.
+    days = (
+        reviews.filter(study_day__lte=today_date)
+        .values_list("study_day", flat=True)
+        .distinct()
+        .order_by("-study_day")
+    )
     expected = today_date
     count = 0
     for day in days.iterator():
@@ -82,7 +88,7 @@ def heatmap(reviews, today_date, days=HEATMAP_DAYS):
     """{date: answers} for each of the last `days` study days that had answers."""
     since = today_date - timedelta(days=days - 1)
     rows = (
-        reviews.filter(study_day__gte=since)
+        reviews.filter(study_day__gte=since, study_day__lte=today_date)
         .values("study_day")
         .annotate(answers=Count("id"))
         .values_list("study_day", "answers")

@@ -28,7 +28,11 @@ def _insight_decks(user):
 @require_GET
 def insight(request):
     since = timezone.now() - timedelta(days=7)
-    decks = _insight_decks(request.user).annotate(card_count=Count("cards", distinct=True))
+    decks = (
+        _insight_decks(request.user)
+        .annotate(card_count=Count("cards", distinct=True))
+        .order_by("title")
+    )
     recent = (
         Review.objects.filter(reviewed_at__gte=since, deck__in=decks)
         .values("deck_id")
