@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.db import transaction
 from django.db.models import Count
+from django.utils import timezone
 
 from flashcards.models import Card, Deck, Memory, Profile, Review
 
@@ -29,11 +31,22 @@ class DeckAdmin(admin.ModelAdmin):
 
 @admin.register(Card)
 class CardAdmin(admin.ModelAdmin):
+    actions = ["reset_progress"]
     list_display = ("front", "deck", "position", "updated_at")
     list_filter = ("deck",)
     list_select_related = ("deck",)
     search_fields = ("front", "back")
     ordering = ("deck", "position", "id")
+
+    @admin.action(description="Reset every learner's progress on the selected cards")
+    def reset_progress(self, request, queryset):
+        now = timezone.now()
+        with transaction.atomic():
+            reset = sum(card.reset_progress(now) for card in queryset)
+        self.message_user(
+            request,
+            f"{reset} learner memor{'y' if reset == 1 else 'ies'} reset; their history is kept.",
+        )
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

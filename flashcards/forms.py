@@ -3,7 +3,7 @@ import zoneinfo
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
 
-from flashcards.models import Profile
+from flashcards.models import Card, Deck, Profile
 
 TIMEZONE_CHOICES = [
     (name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())
@@ -31,3 +31,76 @@ class SettingsForm(forms.ModelForm):
     class Meta:
         model = Profile
         fields = ("timezone", "new_cards_per_day", "reviews_per_day")
+
+
+class DeckForm(forms.ModelForm):
+    curated = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Curated for all learners",
+        help_text="Staff only: a curated deck is studied by every learner once published. "
+        "Unticked, the deck is your private deck.",
+    )
+
+    class Meta:
+        model = Deck
+        fields = ("title", "description", "published")
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+        help_texts = {"published": "Staff only: learners see a curated deck once it is published."}
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not user.is_staff:
+            del self.fields["published"]
+            del self.fields["curated"]
+        elif self.instance.pk:
+            del self.fields["curated"]
+
+
+class CardForm(forms.ModelForm):
+    class Meta:
+        model = Card
+        fields = ("front", "back", "tags")
+        widgets = {
+            "front": forms.Textarea(attrs={"rows": 2, "class": "markdown-source"}),
+            "back": forms.Textarea(attrs={"rows": 6, "class": "markdown-source"}),
+        }
+        help_texts = {
+            "front": "Markdown: **bold**, *italic*, lists, `code`, tables, images by URL, "
+            "math between $ signs.",
+        }
+
+    def __init__(self, *args, deck, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.deck = deck
+
+    def clean_front(self):
+        front = self.cleaned_data["front"].strip()
+        others = self.deck.cards.filter(front=front).exclude(pk=self.instance.pk)
+        if others.exists():
+            raise forms.ValidationError("Another card of this deck has this front.")
+        return front
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        help_text="A source document (.txt), a CSV or TSV file (front, back, optional tags) or "
+        "an Anki package (.apkg), up to 10 MB."
+    )
+    deck = forms.ChoiceField(label="Import into")
+    title = forms.CharField(
+        required=False, max_length=200, help_text="For a new deck; the file's title otherwise."
+    )
+    include_history = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Import my review history from an Anki package",
+        help_text="Your answers in Anki become your progress here.",
+    )
+
+    def __init__(self, *args, decks, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["deck"].choices = [("", "A new deck")] + [
+            (deck.slug, deck.title) for deck in decks
+        ]
+        self.fields["deck"].required = False

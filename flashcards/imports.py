@@ -198,8 +198,9 @@ def plan_import(deck, parsed):
 
 
 @transaction.atomic
-def apply_import(parsed, *, user, deck=None, title=None, history_user=None):
-    """Write the parsed cards into `deck` (or a new deck of `user`'s); return (deck, plan).
+def apply_import(parsed, *, deck=None, owner=None, title=None, history_user=None):
+    """Write the parsed cards into `deck`, or a new deck (curated unless it has an `owner`);
+    return (deck, plan).
 
     Cards are matched by their front: a match is updated in place, keeping every learner's
     memory and history; the others are added. The file's order becomes the deck's order.
@@ -208,7 +209,7 @@ def apply_import(parsed, *, user, deck=None, title=None, history_user=None):
     if deck is None:
         deck = Deck.objects.create(
             title=(title or parsed.title or "Imported deck")[:200],
-            owner=user if not user.is_staff else None,
+            owner=owner,
             published=False,
         )
     existing = {}
@@ -298,15 +299,18 @@ def export_source(deck):
 
 
 def export_apkg(deck):
+    cards = deck.cards.order_by("position", "id")
+    # Anki updates a note it already has only from a newer copy: date the package by its cards.
+    last_edit = max((card.updated_at for card in cards), default=deck.updated_at)
     notes = [
         (
             f"flashcards-{card.pk}",
             anki.text_to_field(card.front, render_markdown(card.front)),
             anki.text_to_field(card.back, render_markdown(card.back)),
         )
-        for card in deck.cards.order_by("position", "id")
+        for card in cards
     ]
-    return anki.write_apkg(deck.title, notes)
+    return anki.write_apkg(deck.title, notes, now=last_edit)
 
 
 EXPORTS = {

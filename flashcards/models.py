@@ -24,6 +24,8 @@ from django.utils.text import slugify
 from flashcards import scheduling
 
 DAY_ROLLOVER_HOUR = 4
+# Deck slugs that would shadow a URL of their own (/decks/new/).
+RESERVED_SLUGS = {"new"}
 # Like Anki, when nothing else is left, learning cards due this soon are shown early.
 LEARN_AHEAD = timedelta(minutes=20)
 
@@ -77,7 +79,7 @@ class Deck(models.Model):
     def _unique_slug(self):
         base = slugify(self.title)[:180] or "deck"
         slug, n = base, 1
-        while Deck.objects.filter(slug=slug).exclude(pk=self.pk).exists():
+        while slug in RESERVED_SLUGS or Deck.objects.filter(slug=slug).exclude(pk=self.pk).exists():
             n += 1
             slug = f"{base}-{n}"
         return slug

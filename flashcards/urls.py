@@ -1,10 +1,23 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from flashcards.views import accounts, insight, progress, study
+from flashcards.views import accounts, decks, insight, progress, study
 
 flashcards_patterns = [
     path("", study.deck_list, name="deck_list"),
+    path("decks/new/", decks.deck_create, name="deck_create"),
+    path("decks/<slug:slug>/", decks.deck_detail, name="deck_detail"),
+    path("decks/<slug:slug>/edit/", decks.deck_edit, name="deck_edit"),
+    path("decks/<slug:slug>/delete/", decks.deck_delete, name="deck_delete"),
+    path("decks/<slug:slug>/cards/new/", decks.card_create, name="card_create"),
+    path("decks/<slug:slug>/export/<str:fmt>/", decks.deck_export, name="deck_export"),
+    path("cards/<int:card_id>/", decks.card_row, name="card_row"),
+    path("cards/<int:card_id>/edit/", decks.card_edit, name="card_edit"),
+    path("cards/<int:card_id>/delete/", decks.card_delete, name="card_delete"),
+    path("cards/<int:card_id>/move/<str:direction>/", decks.card_move, name="card_move"),
+    path("markdown/preview/", decks.markdown_preview, name="markdown_preview"),
+    path("import/", decks.import_upload, name="import_upload"),
+    path("import/<int:pending_id>/", decks.import_preview, name="import_preview"),
     path("decks/<slug:slug>/study/", study.study, name="study"),
     path("decks/<slug:slug>/study/<int:card_id>/reveal/", study.reveal, name="reveal"),
     path("decks/<slug:slug>/study/answer/", study.answer, name="answer"),

@@ -37,6 +37,8 @@
       target = control(event.key);
     } else if (event.key === "u" || event.key === "U") {
       target = control("u");
+    } else if (event.key === "e" || event.key === "E") {
+      target = control("e");
     }
     if (target) {
       event.preventDefault();

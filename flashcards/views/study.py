@@ -34,7 +34,9 @@ MAX_ANSWER_MS = 60_000
 
 @require_GET
 def deck_list(request):
-    decks = list(Deck.objects.visible_to(request.user).annotate(card_count=Count("cards")))
+    decks = list(
+        Deck.objects.visible_to(request.user).annotate(card_count=Count("cards")).order_by("title")
+    )
     if request.user.is_authenticated:
         profile = profile_for(request.user)
         now = timezone.now()
@@ -43,7 +45,7 @@ def deck_list(request):
     return render(request, "flashcards/deck_list.html", {"decks": decks})
 
 
-def _study_context(request, deck, queue, *, card=None, memory=None, reveal=False, message=""):
+def study_context(request, deck, queue, *, card=None, memory=None, reveal=False, message=""):
     """Everything the study region shows: the card (front or back), the counts, undo."""
     profile = queue.profile
     if card is None:
@@ -64,6 +66,7 @@ def _study_context(request, deck, queue, *, card=None, memory=None, reveal=False
         "reps": memory.reps if memory else 0,
         "shown_at": int(queue.now.timestamp() * 1000),
         "zone": profile.zone,
+        "editable": deck.editable_by(request.user),
     }
     if card is None:
         next_due = queue.next_due()
@@ -82,7 +85,7 @@ def _study_context(request, deck, queue, *, card=None, memory=None, reveal=False
     return context
 
 
-def _render_study(request, context, status=200):
+def render_study(request, context, status=200):
     template = "flashcards/study.html#study" if request.htmx else "flashcards/study.html"
     return render(request, template, context, status=status)
 
@@ -91,7 +94,7 @@ def _queue(request, deck):
     return study_queue(request.user, deck, timezone.now(), profile_for(request.user))
 
 
-def _available_card(deck, queue, card_id):
+def available_card(deck, queue, card_id):
     """The card with this id in this deck if it can be studied now, with its memory."""
     card = deck.cards.filter(pk=card_id).first()
     if card is None:
@@ -110,8 +113,8 @@ def study(request, slug):
     queue = _queue(request, deck)
     card, memory = None, None
     if request.GET.get("card", "").isdigit():
-        card, memory = _available_card(deck, queue, int(request.GET["card"]))
-    return _render_study(request, _study_context(request, deck, queue, card=card, memory=memory))
+        card, memory = available_card(deck, queue, int(request.GET["card"]))
+    return render_study(request, study_context(request, deck, queue, card=card, memory=memory))
 
 
 @require_GET
@@ -120,16 +123,16 @@ def study(request, slug):
 def reveal(request, slug, card_id):
     deck = get_deck_for_user(request.user, slug)
     queue = _queue(request, deck)
-    card, memory = _available_card(deck, queue, card_id)
+    card, memory = available_card(deck, queue, card_id)
     if card is None:
-        context = _study_context(
+        context = study_context(
             request, deck, queue, message="That card is not due now. Here is the next one."
         )
-        return _render_study(request, context, status=409)
-    context = _study_context(request, deck, queue, card=card, memory=memory, reveal=True)
+        return render_study(request, context, status=409)
+    context = study_context(request, deck, queue, card=card, memory=memory, reveal=True)
     if request.GET.get("shown", "").isdigit():
         context["shown_at"] = int(request.GET["shown"])
-    return _render_study(request, context)
+    return render_study(request, context)
 
 
 @require_POST
@@ -164,7 +167,7 @@ def answer(request, slug):
     if not request.htmx and status == 200:
         return redirect("flashcards:study", slug=deck.slug)
     queue = study_queue(request.user, deck, now, profile)
-    return _render_study(request, _study_context(request, deck, queue, message=message), status)
+    return render_study(request, study_context(request, deck, queue, message=message), status)
 
 
 @require_POST
@@ -178,13 +181,13 @@ def undo(request, slug):
     try:
         review = undo_review(request.user, deck, review_id, day_start)
     except AnswerRefused as refusal:
-        context = _study_context(request, deck, queue, message=str(refusal))
-        return _render_study(request, context, status=409)
+        context = study_context(request, deck, queue, message=str(refusal))
+        return render_study(request, context, status=409)
     if not request.htmx:
         messages.info(request, UNDONE)
         return redirect(f"{reverse('flashcards:study', args=[deck.slug])}?card={review.card_id}")
     queue = _queue(request, deck)
-    card, memory = _available_card(deck, queue, review.card_id)
-    context = _study_context(request, deck, queue, card=card, memory=memory)
+    card, memory = available_card(deck, queue, review.card_id)
+    context = study_context(request, deck, queue, card=card, memory=memory)
     context["message"] = UNDONE
-    return _render_study(request, context)
+    return render_study(request, context)

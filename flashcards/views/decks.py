@@ -1,0 +1,302 @@
+"""Authoring: decks and their cards, edited in place; import from files and export to them."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from flashcards import imports
+from flashcards.forms import CardForm, DeckForm, ImportForm
+from flashcards.models import Card, Deck, Memory, PendingImport, Review, profile_for, study_queue
+from flashcards.views.access import get_deck_for_editor, get_deck_for_user
+from flashcards.views.study import available_card, render_study, study_context
+
+PREVIEW_ROWS = 10
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def deck_create(request):
+    form = DeckForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        deck = form.save(commit=False)
+        curated = request.user.is_staff and form.cleaned_data.get("curated")
+        deck.owner = None if curated else request.user
+        deck.save()
+        messages.success(request, f"Created “{deck.title}”. Add its first card below.")
+        return redirect("flashcards:deck_detail", slug=deck.slug)
+    return render(request, "flashcards/deck_form.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def deck_edit(request, slug):
+    deck = get_deck_for_editor(request.user, slug)
+    form = DeckForm(request.POST or None, instance=deck, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Deck saved.")
+        return redirect("flashcards:deck_detail", slug=deck.slug)
+    return render(request, "flashcards/deck_form.html", {"form": form, "deck": deck})
+
+
+@login_required
+@require_POST
+def deck_delete(request, slug):
+    deck = get_deck_for_editor(request.user, slug)
+    learners = Memory.objects.filter(deck=deck).exclude(user=deck.owner_id).exists()
+    if deck.owner_id is None and learners:
+        messages.error(
+            request, "Learners have studied this deck; unpublish it instead of deleting it."
+        )
+        return redirect("flashcards:deck_detail", slug=deck.slug)
+    with transaction.atomic():
+        Review.objects.filter(deck=deck).delete()
+        deck.delete()
+    messages.success(request, f"Deleted “{deck.title}”.")
+    return redirect("flashcards:deck_list")
+
+
+def _deck_context(request, deck, form=None):
+    editable = deck.editable_by(request.user)
+    return {
+        "deck": deck,
+        "cards": deck.cards.order_by("position", "id"),
+        "editable": editable,
+        "form": form or (CardForm(deck=deck) if editable else None),
+    }
+
+
+@login_required
+@require_GET
+def deck_detail(request, slug):
+    deck = get_deck_for_user(request.user, slug)
+    return render(request, "flashcards/deck_detail.html", _deck_context(request, deck))
+
+
+def _render_cards(request, deck, form=None, status=200):
+    template = (
+        "flashcards/deck_detail.html#cards" if request.htmx else "flashcards/deck_detail.html"
+    )
+    return render(request, template, _deck_context(request, deck, form), status=status)
+
+
+@login_required
+@require_POST
+def card_create(request, slug):
+    deck = get_deck_for_editor(request.user, slug)
+    form = CardForm(request.POST, deck=deck)
+    if not form.is_valid():
+        return _render_cards(request, deck, form, status=400)
+    card = form.save(commit=False)
+    card.deck, card.position = deck, deck.next_position()
+    card.save()
+    if not request.htmx:
+        messages.success(request, "Card added.")
+        return redirect("flashcards:deck_detail", slug=deck.slug)
+    return _render_cards(request, deck)
+
+
+def _get_card_for_editor(user, card_id):
+    card = get_object_or_404(Card.objects.select_related("deck"), pk=card_id)
+    get_deck_for_editor(user, card.deck.slug)
+    return card
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def card_edit(request, card_id):
+    """Edit a card in place: in the deck's list, or on the study screen (?from=study)."""
+    card = _get_card_for_editor(request.user, card_id)
+    deck = card.deck
+    from_study = request.GET.get("from") == "study"
+    form = CardForm(request.POST or None, instance=card, deck=deck)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        if from_study:
+            if not request.htmx:
+                study_url = reverse("flashcards:study", args=[deck.slug])
+                return redirect(f"{study_url}?card={card.pk}")
+            return _study_on_card(request, deck, card, message="Card saved.")
+        if not request.htmx:
+            messages.success(request, "Card saved.")
+            return redirect("flashcards:deck_detail", slug=deck.slug)
+        return render(
+            request,
+            "flashcards/deck_detail.html#card_row",
+            {"card": card, "deck": deck, "editable": True},
+        )
+    context = {"card": card, "deck": deck, "form": form, "from_study": from_study}
+    status = 400 if form.errors else 200
+    if request.htmx:
+        return render(request, "flashcards/card_form.html#edit_form", context, status=status)
+    return render(request, "flashcards/card_form.html", context, status=status)
+
+
+def _study_on_card(request, deck, card, message=""):
+    queue = study_queue(request.user, deck, timezone.now(), profile_for(request.user))
+    shown, memory = available_card(deck, queue, card.pk)
+    context = study_context(request, deck, queue, card=shown, memory=memory, message=message)
+    return render_study(request, context)
+
+
+@login_required
+@require_GET
+def card_row(request, card_id):
+    """A card's row in its deck's list: what "Cancel" returns to while editing."""
+    card = _get_card_for_editor(request.user, card_id)
+    if request.GET.get("from") == "study":
+        return _study_on_card(request, card.deck, card)
+    if not request.htmx:
+        return redirect("flashcards:deck_detail", slug=card.deck.slug)
+    context = {"card": card, "deck": card.deck, "editable": True}
+    return render(request, "flashcards/deck_detail.html#card_row", context)
+
+
+@login_required
+@require_POST
+def card_delete(request, card_id):
+    card = _get_card_for_editor(request.user, card_id)
+    deck = card.deck
+    others = Review.objects.filter(card=card).exclude(user=deck.owner_id)
+    if deck.owner_id is None and others.exists():
+        message = "Learners have answered this card, so it is kept: edit it instead."
+        if request.htmx:
+            return render(
+                request,
+                "flashcards/deck_detail.html#card_row",
+                {"card": card, "deck": deck, "editable": True, "message": message},
+                status=409,
+            )
+        messages.error(request, message)
+        return redirect("flashcards:deck_detail", slug=deck.slug)
+    with transaction.atomic():
+        # In a private deck the only history is the owner's, and they chose to delete the card.
+        Review.objects.filter(card=card).delete()
+        card.delete()
+    if request.htmx:
+        return HttpResponse("")
+    messages.success(request, "Card deleted.")
+    return redirect("flashcards:deck_detail", slug=deck.slug)
+
+
+@login_required
+@require_POST
+def card_move(request, card_id, direction):
+    card = _get_card_for_editor(request.user, card_id)
+    deck = card.deck
+    with transaction.atomic():
+        cards = list(deck.cards.select_for_update().order_by("position", "id"))
+        index = next(n for n, each in enumerate(cards) if each.pk == card.pk)
+        other = index - 1 if direction == "up" else index + 1
+        if 0 <= other < len(cards):
+            cards[index], cards[other] = cards[other], cards[index]
+            for position, each in enumerate(cards, start=1):
+                if each.position != position:
+                    Card.objects.filter(pk=each.pk).update(position=position)
+    if request.htmx:
+        return _render_cards(request, deck)
+    return redirect(f"{reverse('flashcards:deck_detail', args=[deck.slug])}#card-{card.pk}")
+
+
+@login_required
+@require_POST
+def markdown_preview(request):
+    """The card as its Markdown renders, for the live preview beside the editor."""
+    context = {"front": request.POST.get("front", ""), "back": request.POST.get("back", "")}
+    return render(request, "flashcards/card_preview.html", context)
+
+
+def _import_targets(user):
+    decks = Deck.objects.all() if user.is_superuser else Deck.objects.visible_to(user)
+    return [deck for deck in decks.order_by("title") if deck.editable_by(user)]
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_upload(request):
+    targets = _import_targets(request.user)
+    initial = {"deck": request.GET.get("deck", "")}
+    form = ImportForm(request.POST or None, request.FILES or None, decks=targets, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        deck = next((d for d in targets if d.slug == form.cleaned_data["deck"]), None)
+        try:
+            if upload.size > imports.MAX_IMPORT_BYTES:
+                raise imports.ImportRefused(
+                    f"The file is {upload.size / 1048576:.1f} MB; imports are limited to "
+                    f"{imports.MAX_IMPORT_BYTES // 1048576} MB."
+                )
+            data = upload.read()
+            imports.parse_file(upload.name, data)
+        except imports.ImportRefused as refusal:
+            form.add_error("file", str(refusal))
+        else:
+            pending = PendingImport.objects.create(
+                user=request.user,
+                deck=deck,
+                filename=upload.name[:255],
+                data=data,
+                include_history=form.cleaned_data["include_history"],
+            )
+            title = form.cleaned_data["title"]
+            url = reverse("flashcards:import_preview", args=[pending.pk])
+            return redirect(f"{url}?title={title}" if title else url)
+    status = 400 if form.errors else 200
+    return render(request, "flashcards/import.html", {"form": form}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_preview(request, pending_id):
+    pending = get_object_or_404(PendingImport, pk=pending_id, user=request.user)
+    if pending.deck is not None and not pending.deck.editable_by(request.user):
+        pending.delete()
+        return redirect("flashcards:import_upload")
+    parsed = imports.parse_file(pending.filename, bytes(pending.data))
+    title = request.POST.get("title") or request.GET.get("title") or ""
+    if request.method == "POST":
+        if "cancel" in request.POST:
+            pending.delete()
+            messages.info(request, "Import cancelled; nothing was changed.")
+            return redirect("flashcards:deck_list")
+        history_user = request.user if pending.include_history else None
+        with transaction.atomic():
+            # Staff import into curated decks; a learner's new deck is their own.
+            owner = None if request.user.is_staff else request.user
+            deck, plan = imports.apply_import(
+                parsed, deck=pending.deck, owner=owner, title=title, history_user=history_user
+            )
+            pending.delete()
+        messages.success(
+            request,
+            f"Imported {plan.created} new and {plan.updated} updated card"
+            f"{'s' if plan.created + plan.updated != 1 else ''}"
+            f"{f', and {plan.answers} answers of your history' if plan.answers else ''}.",
+        )
+        return redirect("flashcards:deck_detail", slug=deck.slug)
+    context = {
+        "pending": pending,
+        "parsed": parsed,
+        "plan": imports.plan_import(pending.deck, parsed),
+        "rows": parsed.cards[:PREVIEW_ROWS],
+        "title": title or parsed.title or "",
+        "format": imports.FORMATS[parsed.format],
+    }
+    return render(request, "flashcards/import_preview.html", context)
+
+
+@login_required
+@require_GET
+def deck_export(request, slug, fmt):
+    deck = get_deck_for_user(request.user, slug)
+    if fmt not in imports.EXPORTS:
+        return HttpResponse("Export as txt, csv or apkg.", status=404, content_type="text/plain")
+    export, content_type, suffix = imports.EXPORTS[fmt]
+    response = HttpResponse(export(deck), content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{deck.slug}.{suffix}"'
+    return response
