@@ -1,7 +1,10 @@
+import hashlib
 import zoneinfo
 
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.core.cache import cache
 
 from flashcards.models import Card, Deck, Profile
 
@@ -104,3 +107,41 @@ class ImportForm(forms.Form):
             (deck.slug, deck.title) for deck in decks
         ]
         self.fields["deck"].required = False
+
+
+class ThrottledAuthenticationForm(AuthenticationForm):
+    """Login that refuses an account, or an address, after repeated failures.
+
+    The refusal reads the same whether or not the account exists, so it reveals no usernames.
+    """
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "throttled": "Too many failed attempts. Wait a few minutes and try again.",
+    }
+
+    def clean(self):
+        username = (self.cleaned_data.get("username") or "").strip().lower()
+        address = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
+        keys = [
+            (f"login-failures:account:{username}", settings.LOGIN_FAILURES_PER_ACCOUNT),
+            (f"login-failures:address:{address}", settings.LOGIN_FAILURES_PER_ADDRESS),
+        ]
+        if any(cache.get(_cache_key(key), 0) >= limit for key, limit in keys):
+            raise forms.ValidationError(self.error_messages["throttled"], code="throttled")
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            for key, _ in keys:
+                key = _cache_key(key)
+                cache.add(key, 0, settings.LOGIN_FAILURE_WINDOW)
+                try:
+                    cache.incr(key)
+                except ValueError:  # expired between add and incr
+                    cache.set(key, 1, settings.LOGIN_FAILURE_WINDOW)
+            raise
+
+
+def _cache_key(key):
+    # Usernames may hold characters a cache key may not.
+    return "throttle:" + hashlib.sha256(key.encode()).hexdigest()

@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.contrib.auth.views import LoginView
 from django.urls import include, path
 
+from flashcards.forms import ThrottledAuthenticationForm
 from flashcards.views import accounts, decks, insight, progress, study
 
 flashcards_patterns = [
@@ -34,6 +36,11 @@ flashcards_patterns = [
 
 urlpatterns = [
     path("", include((flashcards_patterns, "flashcards"))),
+    path(
+        "accounts/login/",
+        LoginView.as_view(authentication_form=ThrottledAuthenticationForm),
+        name="login",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -58,7 +58,9 @@ def test_a_new_learner_signs_up_studies_the_whole_deck_by_keyboard_and_sees_prog
     page, live_server, source_deck, screenshot, study_screen
 ):
     sign_up(page, live_server, "ada")
-    deck_item = page.get_by_role("listitem").filter(has=page.get_by_role("link", name=DECK, exact=True))
+    deck_item = page.get_by_role("listitem").filter(
+        has=page.get_by_role("link", name=DECK, exact=True)
+    )
     expect(deck_item).to_contain_text("15 cards")
     expect(deck_item.get_by_role("definition")).to_have_text(["15", "0", "0"])
     screenshot(page, "deck-list")
