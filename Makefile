@@ -34,7 +34,7 @@ lint: $(VENV)/.test-deps
 	$(PY) -m ruff format --check .
 
 test: $(VENV)/.test-deps browser lint
-	$(PY) manage.py makemigrations --check --dry-run --verbosity 0
+	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py makemigrations --check --dry-run --verbosity 0
 	$(PY) -m pytest
 
 # Re-pin every dependency (with hashes) after editing pyproject.toml.
