@@ -6,9 +6,9 @@ by body lines (its back). Blank lines split the text into blocks:
 - the first line of a block of several lines starts a card, unless it cannot be a heading and a
   card starts later in the block: then the lines before that card continue the answer above;
 - a block of one line continues the answer above, unless it is a question (a card with no answer);
-- inside a block, a short heading-like line starts a card when the line after it can be its
-  answer, so of two heading-like lines in a row the first is still body; a question ("?") is the
-  strongest heading and "Mitosis: Prophase" is one after the card "Mitosis";
+- inside a block, the line after a front is its answer, and a short heading-like line starts a
+  card when the line after it can be its answer: of two heading-like lines in a row the first is
+  body; a question ("?") is the strongest heading, and "Mitosis: Prophase" is one after "Mitosis";
 - "- " lines and numbered lines ("1. x", "2) y") are list items, never headings.
 
 The back is Markdown: each run of list lines is one list, every other line a paragraph whose start
@@ -35,6 +35,7 @@ NUMBERED_ITEM = re.compile(r"^\d{1,9}[.)]\s+\S")
 MARKDOWN_BLOCK_START = re.compile(
     r"#{1,6}(\s|$)|>|[-+*](\s|$)|(?P<rule>[-*_])(\s*(?P=rule)){2,}\s*$|```|~~~|\[[^\]]*\]:"
 )
+# "1." or "2)" starts an ordered list item in Markdown, even with nothing after it.
 ORDERED_MARKER = re.compile(r"(\d{1,9})([.)])(\s|$)")
 
 
@@ -207,6 +208,7 @@ def _escape(line):
 
 
 def _unescape(markdown_line):
+    """The plain line that `_escape` turns into this Markdown line."""
     plain = markdown_line.replace("\\", "", 1)
     return plain if plain != markdown_line and _escape(plain) == markdown_line else markdown_line
 
@@ -244,7 +246,7 @@ def to_source(title, cards):
             for card, before in zip(written, previous_fronts, strict=True)
         ]
         lines = _layout(written)
-    return "\n".join([title, "", *lines]) + "\n"
+    return "\n".join([title, "", *lines] if lines else [title]) + "\n"
 
 
 def _one_line(text, error):
