@@ -97,25 +97,34 @@ def _parse_source(text):
     return ParsedFile("txt", document.title, cards)
 
 
+def _guess_delimiter(text):
+    """Tab, comma or semicolon: the first that splits the first row into front and back."""
+    first_row = text.lstrip("\n").split("\n", 3)[:3]
+    for delimiter in ("\t", ",", ";"):
+        try:
+            cells = next(csv.reader(first_row, delimiter=delimiter, strict=True), [])
+        except csv.Error:
+            continue
+        if 2 <= len(cells) <= 3:
+            return delimiter
+    return ","
+
+
 def _parse_csv(text, delimiter=None):
-    if delimiter is None:
-        first_line = text.split("\n", 1)[0]
-        delimiter = (
-            "\t"
-            if "\t" in first_line
-            else ";"
-            if first_line.count(";") > first_line.count(",")
-            else ","
-        )
+    delimiter = delimiter or _guess_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     cards, fronts = [], []
+    line = 1
     try:
         for row in reader:
-            line = reader.line_num
+            # A quoted cell may span lines: a row is named by the line it starts on.
+            line, next_line = line, reader.line_num + 1
             cells = [cell.strip() for cell in row]
             if not any(cells):
+                line = next_line
                 continue
             if not cards and [cell.lower() for cell in cells] in CSV_HEADERS:
+                line = next_line
                 continue
             if len(cells) < 2:
                 raise ImportRefused(
@@ -133,8 +142,9 @@ def _parse_csv(text, delimiter=None):
                 raise ImportRefused(f"Line {line}: the back is empty.")
             cards.append(ImportedCard(front, back, " ".join(tags.split())))
             fronts.append((front, line))
+            line = next_line
     except csv.Error as error:
-        raise ImportRefused(f"Line {reader.line_num}: {error}.") from error
+        raise ImportRefused(f"Line {line}: {error}.") from error
     _refuse_repeated_fronts(fronts)
     return ParsedFile("csv", None, cards)
 
@@ -186,15 +196,33 @@ class ImportPlan:
     answers: int
 
 
-def plan_import(deck, parsed):
-    """What importing would do to the deck (None for a new deck)."""
-    existing = {} if deck is None else dict(deck.cards.values_list("front", "back"))
-    created = sum(1 for card in parsed.cards if card.front not in existing)
-    updated = sum(
-        1 for card in parsed.cards if card.front in existing and existing[card.front] != card.back
-    )
+def plan_import(deck, parsed, history_user=None):
+    """What importing would do to the deck (None for a new deck), and how many answers of
+    `history_user`'s would come with it."""
+    existing = {}
+    if deck is not None:
+        existing = {
+            front: (back, tags)
+            for front, back, tags in deck.cards.values_list("front", "back", "tags")
+        }
+    created = updated = 0
+    for card in parsed.cards:
+        if card.front not in existing:
+            created += 1
+        elif existing[card.front] != (card.back, card.tags or existing[card.front][1]):
+            updated += 1
     unchanged = len(parsed.cards) - created - updated
-    return ImportPlan(created, updated, unchanged, parsed.answers)
+    answers = 0
+    if history_user is not None:
+        studied = set()
+        if deck is not None:
+            studied = set(
+                Memory.objects.filter(user=history_user, deck=deck).values_list(
+                    "card__front", flat=True
+                )
+            )
+        answers = sum(len(card.history) for card in parsed.cards if card.front not in studied)
+    return ImportPlan(created, updated, unchanged, answers)
 
 
 @transaction.atomic
@@ -205,7 +233,7 @@ def apply_import(parsed, *, deck=None, owner=None, title=None, history_user=None
     Cards are matched by their front: a match is updated in place, keeping every learner's
     memory and history; the others are added. The file's order becomes the deck's order.
     """
-    plan = plan_import(deck, parsed)
+    plan = plan_import(deck, parsed, history_user)
     if deck is None:
         deck = Deck.objects.create(
             title=(title or parsed.title or "Imported deck")[:200],

@@ -1,5 +1,7 @@
 """Authoring: decks and their cards, edited in place; import from files and export to them."""
 
+from urllib.parse import quote
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
@@ -245,7 +247,7 @@ def import_upload(request):
             )
             title = form.cleaned_data["title"]
             url = reverse("flashcards:import_preview", args=[pending.pk])
-            return redirect(f"{url}?title={title}" if title else url)
+            return redirect(f"{url}?title={quote(title)}" if title else url)
     status = 400 if form.errors else 200
     return render(request, "flashcards/import.html", {"form": form}, status=status)
 
@@ -282,7 +284,9 @@ def import_preview(request, pending_id):
     context = {
         "pending": pending,
         "parsed": parsed,
-        "plan": imports.plan_import(pending.deck, parsed),
+        "plan": imports.plan_import(
+            pending.deck, parsed, request.user if pending.include_history else None
+        ),
         "rows": parsed.cards[:PREVIEW_ROWS],
         "title": title or parsed.title or "",
         "format": imports.FORMATS[parsed.format],
