@@ -5,11 +5,14 @@ from urllib.parse import quote
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import reswap, retarget
 
 from flashcards import imports
 from flashcards.forms import CardForm, DeckForm, ImportForm
@@ -80,11 +83,17 @@ def deck_detail(request, slug):
     return render(request, "flashcards/deck_detail.html", _deck_context(request, deck))
 
 
-def _render_cards(request, deck, form=None, status=200):
-    template = (
-        "flashcards/deck_detail.html#cards" if request.htmx else "flashcards/deck_detail.html"
-    )
-    return render(request, template, _deck_context(request, deck, form), status=status)
+def _render_cards(request, deck, form=None, status=200, *, fresh_form=False):
+    """The deck's page, or for htmx its list of cards (and, after an add, an empty form)."""
+    context = _deck_context(request, deck, form)
+    if not request.htmx:
+        return render(request, "flashcards/deck_detail.html", context, status=status)
+    html = render_to_string("flashcards/deck_detail.html#cards", context, request)
+    if fresh_form:
+        html += render_to_string(
+            "flashcards/deck_detail.html#add_card", {**context, "oob": True}, request
+        )
+    return HttpResponse(html, status=status)
 
 
 @login_required
@@ -93,14 +102,18 @@ def card_create(request, slug):
     deck = get_deck_for_editor(request.user, slug)
     form = CardForm(request.POST, deck=deck)
     if not form.is_valid():
-        return _render_cards(request, deck, form, status=400)
+        if not request.htmx:
+            return _render_cards(request, deck, form, status=400)
+        context = _deck_context(request, deck, form)
+        response = render(request, "flashcards/deck_detail.html#add_card", context, status=400)
+        return reswap(retarget(response, "#add-card"), "outerHTML")
     card = form.save(commit=False)
     card.deck, card.position = deck, deck.next_position()
     card.save()
     if not request.htmx:
         messages.success(request, "Card added.")
         return redirect("flashcards:deck_detail", slug=deck.slug)
-    return _render_cards(request, deck)
+    return _render_cards(request, deck, fresh_form=True)
 
 
 def _get_card_for_editor(user, card_id):
@@ -111,6 +124,7 @@ def _get_card_for_editor(user, card_id):
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
 def card_edit(request, card_id):
     """Edit a card in place: in the deck's list, or on the study screen (?from=study)."""
     card = _get_card_for_editor(request.user, card_id)
@@ -121,6 +135,7 @@ def card_edit(request, card_id):
         form.save()
         if from_study:
             if not request.htmx:
+                messages.success(request, "Card saved.")
                 study_url = reverse("flashcards:study", args=[deck.slug])
                 return redirect(f"{study_url}?card={card.pk}")
             return _study_on_card(request, deck, card, message="Card saved.")
@@ -148,6 +163,7 @@ def _study_on_card(request, deck, card, message=""):
 
 @login_required
 @require_GET
+@vary_on_headers("HX-Request")
 def card_row(request, card_id):
     """A card's row in its deck's list: what "Cancel" returns to while editing."""
     card = _get_card_for_editor(request.user, card_id)
@@ -168,12 +184,9 @@ def card_delete(request, card_id):
     if deck.owner_id is None and others.exists():
         message = "Learners have answered this card, so it is kept: edit it instead."
         if request.htmx:
-            return render(
-                request,
-                "flashcards/deck_detail.html#card_row",
-                {"card": card, "deck": deck, "editable": True, "message": message},
-                status=409,
-            )
+            context = {"card": card, "deck": deck, "editable": True, "message": message}
+            response = render(request, "flashcards/deck_detail.html#card_row", context, status=409)
+            return reswap(retarget(response, f"#card-{card.pk}"), "outerHTML")
         messages.error(request, message)
         return redirect("flashcards:deck_detail", slug=deck.slug)
     with transaction.atomic():
@@ -181,7 +194,7 @@ def card_delete(request, card_id):
         Review.objects.filter(card=card).delete()
         card.delete()
     if request.htmx:
-        return HttpResponse("")
+        return _render_cards(request, deck)
     messages.success(request, "Card deleted.")
     return redirect("flashcards:deck_detail", slug=deck.slug)
 
@@ -189,6 +202,8 @@ def card_delete(request, card_id):
 @login_required
 @require_POST
 def card_move(request, card_id, direction):
+    if direction not in ("up", "down"):
+        raise Http404("Move a card up or down.")
     card = _get_card_for_editor(request.user, card_id)
     deck = card.deck
     with transaction.atomic():
@@ -214,7 +229,7 @@ def markdown_preview(request):
 
 
 def _import_targets(user):
-    decks = Deck.objects.all() if user.is_superuser else Deck.objects.visible_to(user)
+    decks = Deck.objects.listed_for(user)
     return [deck for deck in decks.order_by("title") if deck.editable_by(user)]
 
 

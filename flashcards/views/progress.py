@@ -31,7 +31,7 @@ def progress(request, slug=None):
     profile = profile_for(user)
     now = timezone.now()
     today_date = profile.study_date(now)
-    decks = Deck.objects.visible_to(user).annotate(card_count=Count("cards")).order_by("title")
+    decks = Deck.objects.listed_for(user).annotate(card_count=Count("cards")).order_by("title")
     reviews = Review.objects.filter(user=user)
     memories = Memory.objects.filter(user=user)
     deck = None
@@ -55,7 +55,7 @@ def progress(request, slug=None):
     ]
     context = {
         "deck": deck,
-        "decks": Deck.objects.visible_to(user),
+        "decks": Deck.objects.listed_for(user),
         "rows": rows,
         "today": stats.today(reviews, today_date),
         "left_today": left_today,

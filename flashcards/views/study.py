@@ -35,7 +35,7 @@ MAX_ANSWER_MS = 60_000
 @require_GET
 def deck_list(request):
     decks = list(
-        Deck.objects.visible_to(request.user).annotate(card_count=Count("cards")).order_by("title")
+        Deck.objects.listed_for(request.user).annotate(card_count=Count("cards")).order_by("title")
     )
     if request.user.is_authenticated:
         profile = profile_for(request.user)

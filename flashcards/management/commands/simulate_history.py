@@ -24,7 +24,7 @@ class Command(BaseCommand):
             user.save()
         if Review.objects.filter(user=user).exists() or Memory.objects.filter(user=user).exists():
             raise CommandError(f"{username} already has a history; it is left as it is.")
-        cards = Card.objects.filter(deck__in=Deck.objects.visible_to(user)).order_by(
+        cards = Card.objects.filter(deck__in=Deck.objects.listed_for(user)).order_by(
             "deck", "position", "id"
         )
         written = simulate(

@@ -1,0 +1,276 @@
+"""FSRS-6 parameters fitted to one learner's answers, and the gate that decides whether to use them.
+
+Pure: no Django, no clock, no randomness. fsrs-rs (the optimiser Anki ships) fits the
+parameters; `flashcards.scheduling`, the code that schedules the learner's cards, replays each
+card's history to predict. Time is counted as FSRS and Anki count it: in whole study days.
+"""
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+
+import fsrs_rs_python
+from fsrs.scheduler import LOWER_BOUNDS_PARAMETERS, UPPER_BOUNDS_PARAMETERS
+
+from flashcards import scheduling
+
+# Anki asks for about a thousand reviews before it optimises; fewer fit noise.
+MIN_CROSS_DAY_REVIEWS = 1000
+# The gate fits on the earlier reviews and scores both sets of parameters on the rest.
+HOLDOUT_FRACTION = 0.2
+# The replay puts every answer at noon of its study day, so that py-fsrs, which counts whole
+# 24-hour periods, counts exactly the study days that fsrs-rs was fitted on.
+_REPLAY_HOUR = time(12, tzinfo=UTC)
+# Predictions of exactly 0 or 1 would make the log loss infinite.
+_EPSILON = 1e-15
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer as fitting sees it: which card, when, on which study day, and the rating."""
+
+    card_id: int
+    reviewed_at: datetime
+    day: date
+    rating: int
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The recall probability predicted before one cross-day review, with what binning needs."""
+
+    answer: Answer
+    probability: float
+    # Study days since the card's previous answer.
+    elapsed_days: int
+    # srs-benchmark's review number: the card's cross-day reviews so far, this one included, + 1.
+    number: int
+    # The card's earlier cross-day reviews answered Again.
+    lapses: int
+
+    @property
+    def recalled(self):
+        return self.answer.rating > scheduling.AGAIN
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The gate's verdict on parameters fitted to a learner's history."""
+
+    adopt: bool
+    reason: str
+    cross_day: int
+    current: dict | None
+    candidate: dict | None
+    parameters: list
+
+
+def default_parameters():
+    """FSRS-6's default parameters, the ones the app schedules with until a fit is adopted."""
+    return list(fsrs_rs_python.DEFAULT_PARAMETERS)
+
+
+def _histories(answers):
+    """Each card's answers in time order, with the study days elapsed since the one before."""
+    by_card = defaultdict(list)
+    for answer in sorted(answers, key=lambda answer: answer.reviewed_at):
+        by_card[answer.card_id].append(answer)
+    histories = {}
+    for card_id, card_answers in by_card.items():
+        elapsed = [0] + [
+            max(0, (answer.day - previous.day).days)
+            for previous, answer in zip(card_answers, card_answers[1:], strict=False)
+        ]
+        histories[card_id] = list(zip(card_answers, elapsed, strict=True))
+    return histories
+
+
+def training_items(answers):
+    """fsrs-rs's training items: one per cross-day review, holding the card's history up to it.
+
+    As in fsrs-rs's own converter and Anki's, a card's first answer has delta_t 0 and items
+    ending in a same-day review are left out: those reviews shape the memory through the
+    history of later items, but FSRS is scored only on recall across days.
+    """
+    items = []
+    for history in _histories(answers).values():
+        reviews = [fsrs_rs_python.FSRSReview(answer.rating, days) for answer, days in history]
+        items.extend(
+            fsrs_rs_python.FSRSItem(reviews[: n + 1])
+            for n, (_, days) in enumerate(history)
+            if n > 0 and days > 0
+        )
+    return items
+
+
+def cross_day_count(answers):
+    """How many answers came on a later study day than the card's previous answer."""
+    return sum(
+        1
+        for history in _histories(answers).values()
+        for n, (_, days) in enumerate(history)
+        if n > 0 and days > 0
+    )
+
+
+def fit(answers):
+    """The 21 FSRS-6 parameters that best predict these answers, as fsrs-rs optimises them."""
+    items = training_items(answers)
+    if not items:
+        return default_parameters()
+    fitted = fsrs_rs_python.FSRS(default_parameters()).compute_parameters(
+        items,
+        enable_short_term=True,
+        num_relearning_steps=len(scheduling.RELEARNING_STEPS),
+    )
+    # fsrs-rs works in 32-bit floats: 0.8 comes back as 0.800000011920929, which py-fsrs
+    # refuses as out of bounds. Anki stores parameters to four places too.
+    return [
+        min(max(round(value, 4), low), high)
+        for value, low, high in zip(
+            fitted, LOWER_BOUNDS_PARAMETERS, UPPER_BOUNDS_PARAMETERS, strict=True
+        )
+    ]
+
+
+def predictions(parameters, answers):
+    """For every cross-day review, the recall probability the scheduler gave it just before.
+
+    Each card's history is replayed through `scheduling.review` with these parameters, so a
+    prediction is what the app would have believed about the card at that moment.
+    """
+    factor, decay = scheduling.forgetting_curve(parameters)
+    found = []
+    for history in _histories(answers).values():
+        memory = scheduling.Memory()
+        number = 1
+        lapses = 0
+        for n, (answer, days) in enumerate(history):
+            if n > 0 and days > 0:
+                number += 1
+                probability = (1 + factor * days / memory.stability) ** decay
+                found.append(Prediction(answer, probability, days, number, lapses))
+                lapses += answer.rating == scheduling.AGAIN
+            memory = scheduling.review(
+                memory,
+                answer.rating,
+                datetime.combine(answer.day, _REPLAY_HOUR),
+                seed=None,
+                parameters=parameters,
+            )
+    found.sort(key=lambda prediction: prediction.answer.reviewed_at)
+    return found
+
+
+def metrics(predictions):
+    """Log loss, RMSE(bins) and AUC of predictions, as srs-benchmark computes them.
+
+    RMSE(bins) groups reviews by the interval, the review number and the lapse count (each on
+    srs-benchmark's logarithmic bins), compares the mean prediction with the pass rate in each
+    group, and weights each group by its size.
+    """
+    if not predictions:
+        return {"log_loss": None, "rmse_bins": None, "auc": None}
+    log_loss = -sum(
+        math.log(min(max(p.probability, _EPSILON), 1 - _EPSILON))
+        if p.recalled
+        else math.log(1 - min(max(p.probability, _EPSILON), 1 - _EPSILON))
+        for p in predictions
+    ) / len(predictions)
+    return {
+        "log_loss": log_loss,
+        "rmse_bins": _rmse_bins(predictions),
+        "auc": _auc(predictions),
+    }
+
+
+def _log_bin(value, scale, base, digits):
+    return round(scale * base ** math.floor(math.log(value) / math.log(base)), digits)
+
+
+def _rmse_bins(predictions):
+    bins = defaultdict(lambda: [0, 0.0, 0.0])
+    for p in predictions:
+        key = (
+            _log_bin(max(p.elapsed_days, 1e-6), 2.48, 3.62, 2),
+            _log_bin(p.number, 1.99, 1.89, 0),
+            _log_bin(p.lapses, 1.65, 1.73, 0) if p.lapses else 0,
+        )
+        group = bins[key]
+        group[0] += 1
+        group[1] += p.recalled
+        group[2] += p.probability
+    squared = sum((recalled - predicted) ** 2 / n for n, recalled, predicted in bins.values())
+    return math.sqrt(squared / len(predictions))
+
+
+def _auc(predictions):
+    """The probability that a recalled review was predicted higher than a forgotten one."""
+    ranked = sorted(predictions, key=lambda p: p.probability)
+    rank_sum, recalled, start = 0.0, 0, 0
+    while start < len(ranked):
+        end = start
+        while end < len(ranked) and ranked[end].probability == ranked[start].probability:
+            end += 1
+        # Ties share the mean of the ranks they span (ranks count from 1).
+        tied_recalled = sum(p.recalled for p in ranked[start:end])
+        rank_sum += tied_recalled * (start + end + 1) / 2
+        recalled += tied_recalled
+        start = end
+    forgotten = len(ranked) - recalled
+    if not recalled or not forgotten:
+        return None
+    return (rank_sum - recalled * (recalled + 1) / 2) / (recalled * forgotten)
+
+
+def evaluate_candidate(answers, current_parameters=None):
+    """Fit on the earlier reviews, score on the later ones, and adopt only a better fit.
+
+    Both sets of parameters are scored on the last HOLDOUT_FRACTION of cross-day reviews, each
+    card's memory rebuilt from its full earlier history; adopted parameters are refitted on
+    every answer.
+    """
+    current_parameters = list(current_parameters or default_parameters())
+    cross_day = cross_day_count(answers)
+    if cross_day < MIN_CROSS_DAY_REVIEWS:
+        return Evaluation(
+            adopt=False,
+            reason=(
+                f"Only {cross_day} reviews on a later day than the card's previous answer; "
+                f"fitting needs at least {MIN_CROSS_DAY_REVIEWS}."
+            ),
+            cross_day=cross_day,
+            current=None,
+            candidate=None,
+            parameters=current_parameters,
+        )
+    reviews = predictions(current_parameters, answers)
+    split_at = reviews[int(len(reviews) * (1 - HOLDOUT_FRACTION))].answer.reviewed_at
+    candidate_parameters = fit([answer for answer in answers if answer.reviewed_at < split_at])
+    later = [p for p in reviews if p.answer.reviewed_at >= split_at]
+    current = metrics(later)
+    candidate = metrics(
+        [p for p in predictions(candidate_parameters, answers) if p.answer.reviewed_at >= split_at]
+    )
+    scores = (
+        f"log loss {candidate['log_loss']:.4f} against {current['log_loss']:.4f} "
+        f"on the last {len(later)} cross-day reviews"
+    )
+    if candidate["log_loss"] < current["log_loss"]:
+        return Evaluation(
+            adopt=True,
+            reason=f"The fitted parameters predict better: {scores}.",
+            cross_day=cross_day,
+            current=current,
+            candidate=candidate,
+            parameters=fit(answers),
+        )
+    return Evaluation(
+        adopt=False,
+        reason=f"The fitted parameters predict no better: {scores}.",
+        cross_day=cross_day,
+        current=current,
+        candidate=candidate,
+        parameters=current_parameters,
+    )
