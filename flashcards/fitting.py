@@ -9,9 +9,10 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from itertools import pairwise
 
 import fsrs_rs_python
-from fsrs.scheduler import LOWER_BOUNDS_PARAMETERS, UPPER_BOUNDS_PARAMETERS
+from fsrs.scheduler import DEFAULT_PARAMETERS, LOWER_BOUNDS_PARAMETERS, UPPER_BOUNDS_PARAMETERS
 
 from flashcards import scheduling
 
@@ -68,7 +69,8 @@ class Evaluation:
 
 def default_parameters():
     """FSRS-6's default parameters, the ones the app schedules with until a fit is adopted."""
-    return list(fsrs_rs_python.DEFAULT_PARAMETERS)
+    # py-fsrs's, to the digit; fsrs-rs holds the same values as 32-bit floats.
+    return list(DEFAULT_PARAMETERS)
 
 
 def _histories(answers):
@@ -78,12 +80,22 @@ def _histories(answers):
         by_card[answer.card_id].append(answer)
     histories = {}
     for card_id, card_answers in by_card.items():
+        # A move to a time zone further west can put an answer on an earlier study day than
+        # the one before it: that counts as the same day.
         elapsed = [0] + [
-            max(0, (answer.day - previous.day).days)
-            for previous, answer in zip(card_answers, card_answers[1:], strict=False)
+            max(0, (answer.day - previous.day).days) for previous, answer in pairwise(card_answers)
         ]
         histories[card_id] = list(zip(card_answers, elapsed, strict=True))
     return histories
+
+
+def _cross_day_items(answers):
+    """(card id, training item) for each cross-day review, a card's items in time order."""
+    for card_id, history in _histories(answers).items():
+        reviews = [fsrs_rs_python.FSRSReview(answer.rating, days) for answer, days in history]
+        for n, (_, days) in enumerate(history):
+            if n > 0 and days > 0:
+                yield card_id, fsrs_rs_python.FSRSItem(reviews[: n + 1])
 
 
 def training_items(answers):
@@ -93,15 +105,7 @@ def training_items(answers):
     ending in a same-day review are left out: those reviews shape the memory through the
     history of later items, but FSRS is scored only on recall across days.
     """
-    items = []
-    for history in _histories(answers).values():
-        reviews = [fsrs_rs_python.FSRSReview(answer.rating, days) for answer, days in history]
-        items.extend(
-            fsrs_rs_python.FSRSItem(reviews[: n + 1])
-            for n, (_, days) in enumerate(history)
-            if n > 0 and days > 0
-        )
-    return items
+    return [item for _, item in _cross_day_items(answers)]
 
 
 def cross_day_count(answers):
@@ -116,11 +120,13 @@ def cross_day_count(answers):
 
 def fit(answers):
     """The 21 FSRS-6 parameters that best predict these answers, as fsrs-rs optimises them."""
-    items = training_items(answers)
-    if not items:
+    found = list(_cross_day_items(answers))
+    if not found:
         return default_parameters()
     fitted = fsrs_rs_python.FSRS(default_parameters()).compute_parameters(
-        items,
+        [item for _, item in found],
+        # With the card of each item, fsrs-rs trains a card's items as one growing sequence.
+        card_ids=[card_id for card_id, _ in found],
         enable_short_term=True,
         num_relearning_steps=len(scheduling.RELEARNING_STEPS),
     )
@@ -172,17 +178,16 @@ def metrics(predictions):
     """
     if not predictions:
         return {"log_loss": None, "rmse_bins": None, "auc": None}
-    log_loss = -sum(
-        math.log(min(max(p.probability, _EPSILON), 1 - _EPSILON))
-        if p.recalled
-        else math.log(1 - min(max(p.probability, _EPSILON), 1 - _EPSILON))
-        for p in predictions
-    ) / len(predictions)
     return {
-        "log_loss": log_loss,
+        "log_loss": sum(_log_loss(p) for p in predictions) / len(predictions),
         "rmse_bins": _rmse_bins(predictions),
         "auc": _auc(predictions),
     }
+
+
+def _log_loss(prediction):
+    probability = min(max(prediction.probability, _EPSILON), 1 - _EPSILON)
+    return -math.log(probability if prediction.recalled else 1 - probability)
 
 
 def _log_bin(value, scale, base, digits):

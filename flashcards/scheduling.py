@@ -131,7 +131,7 @@ def preview(memory, now, *, seed, parameters=None, desired_retention=DESIRED_RET
     }
 
 
-def retrievability(memory, now):
+def retrievability(memory, now, parameters=None):
     """The probability of recalling the card at `now`, or None for a card never answered."""
     if memory.state == NEW or memory.stability is None or memory.last_review is None:
         return None
@@ -144,7 +144,7 @@ def retrievability(memory, now):
         due=memory.due,
         last_review=memory.last_review,
     )
-    return _scheduler(None).get_card_retrievability(card, now)
+    return _scheduler(None, parameters=parameters).get_card_retrievability(card, now)
 
 
 def format_interval(interval):
