@@ -30,10 +30,23 @@ class SettingsForm(forms.ModelForm):
     reviews_per_day = forms.IntegerField(
         min_value=0, max_value=99999, label="Reviews per day, per deck"
     )
+    desired_retention = forms.FloatField(
+        min_value=0.70,
+        max_value=0.97,
+        label="Desired retention",
+        help_text="The share of cards you want to remember when they come due, 0.70 to 0.97.",
+        widget=forms.NumberInput(attrs={"step": "0.01"}),
+    )
 
     class Meta:
         model = Profile
-        fields = ("timezone", "new_cards_per_day", "reviews_per_day")
+        fields = (
+            "timezone",
+            "new_cards_per_day",
+            "reviews_per_day",
+            "desired_retention",
+            "reschedule_on_fit",
+        )
 
 
 class DeckForm(forms.ModelForm):

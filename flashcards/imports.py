@@ -277,7 +277,11 @@ def _import_history(user, imported):
         memory = scheduling.Memory()
         for reviewed_at, rating, duration_ms in item.history:
             after = scheduling.review(
-                memory, rating, reviewed_at, seed=scheduling.fuzz_seed(card.pk, memory.reps)
+                memory,
+                rating,
+                reviewed_at,
+                seed=scheduling.fuzz_seed(card.pk, memory.reps),
+                **profile.scheduler_options,
             )
             reviews.append(
                 Review(

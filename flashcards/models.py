@@ -4,6 +4,7 @@ import zoneinfo
 from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import IntegrityError, models, transaction
 from django.db.models import (
     Avg,
@@ -137,13 +138,40 @@ class Card(models.Model):
         )
 
 
+FIT_STATUSES = [
+    ("", "Never fitted"),
+    ("queued", "Queued"),
+    ("adopted", "Adopted"),
+    ("kept", "Kept the previous parameters"),
+    ("failed", "Failed"),
+]
+
+
 class Profile(models.Model):
-    """A learner's study settings."""
+    """A learner's study settings, and the scheduler parameters fitted to their history."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
     timezone = models.CharField(max_length=64, default="", blank=True)
     new_cards_per_day = models.PositiveIntegerField(default=20)
     reviews_per_day = models.PositiveIntegerField(default=200)
+    desired_retention = models.FloatField(
+        default=scheduling.DESIRED_RETENTION,
+        validators=[MinValueValidator(0.70), MaxValueValidator(0.97)],
+    )
+    # FSRS-6 parameters fitted to this learner's history; empty means FSRS's defaults.
+    parameters = models.JSONField(default=list, blank=True)
+    previous_parameters = models.JSONField(default=list, blank=True)
+    fit_status = models.CharField(
+        max_length=10, choices=FIT_STATUSES, default="", blank=True, db_index=True
+    )
+    fit_message = models.TextField(blank=True)
+    fit_evaluation = models.JSONField(default=dict, blank=True)
+    fit_requested_at = models.DateTimeField(null=True, blank=True)
+    fitted_at = models.DateTimeField(null=True, blank=True)
+    reschedule_on_fit = models.BooleanField(
+        default=True,
+        help_text="When new parameters are adopted, reschedule your cards from their history.",
+    )
 
     def __str__(self):
         return f"Settings of {self.user}"
@@ -154,6 +182,14 @@ class Profile(models.Model):
             return zoneinfo.ZoneInfo(self.timezone or settings.TIME_ZONE)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+
+    @property
+    def scheduler_options(self):
+        """The keyword arguments the scheduling functions take for this learner."""
+        return {
+            "parameters": self.parameters or None,
+            "desired_retention": self.desired_retention,
+        }
 
     def study_date(self, now):
         """The calendar date of the study day holding `now`: it rolls over at 4 AM local time."""
@@ -419,7 +455,11 @@ def record_answer(user, card, rating, *, expected_reps, now, duration_ms, profil
                 raise AnswerRefused("That card is not due yet. Here is the next one.")
             before = memory.as_scheduling() if memory else scheduling.Memory()
             after = scheduling.review(
-                before, rating, now, seed=scheduling.fuzz_seed(card.pk, before.reps)
+                before,
+                rating,
+                now,
+                seed=scheduling.fuzz_seed(card.pk, before.reps),
+                **profile.scheduler_options,
             )
             if memory is None:
                 memory = Memory(user=user, card=card, deck_id=card.deck_id)

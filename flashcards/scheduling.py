@@ -25,6 +25,7 @@ LEARNING_STEPS = (timedelta(minutes=1), timedelta(minutes=10))
 RELEARNING_STEPS = (timedelta(minutes=10),)
 DESIRED_RETENTION = 0.9
 MAXIMUM_INTERVAL_DAYS = 36500
+DEFAULT_PARAMETERS = fsrs.scheduler.DEFAULT_PARAMETERS
 
 
 @dataclass(frozen=True)

@@ -167,9 +167,9 @@ def cards_by_state(memories):
     return {row.pop("deck_id"): row for row in rows}
 
 
-def estimated_knowledge(memories, now):
+def estimated_knowledge(memories, now, parameters=None):
     """FSRS retrievability today, averaged over the cards the learner has answered."""
-    factor, decay = scheduling.forgetting_curve()
+    factor, decay = scheduling.forgetting_curve(parameters)
     elapsed_days = Greatest(
         Floor((Value(now.timestamp()) - EpochSeconds(F("last_review"))) / Value(86400.0)),
         Value(0.0),

@@ -31,6 +31,7 @@ flashcards_patterns = [
     path("insight/", insight.insight, name="insight"),
     path("insight/<slug:slug>/", insight.deck_insight, name="deck_insight"),
     path("settings/", accounts.study_settings, name="settings"),
+    path("settings/fit/", accounts.request_fit, name="request_fit"),
     path("accounts/signup/", accounts.signup, name="signup"),
 ]
 

@@ -378,7 +378,12 @@ def test_sign_up_re_renders_with_errors(client, db):
 
 def test_settings_change_the_time_zone_and_limits(learner):
     client = logged_in(learner)
-    data = {"timezone": "Europe/Paris", "new_cards_per_day": 5, "reviews_per_day": 50}
+    data = {
+        "timezone": "Europe/Paris",
+        "new_cards_per_day": 5,
+        "reviews_per_day": 50,
+        "desired_retention": 0.85,
+    }
     response = client.post(reverse("flashcards:settings"), data, follow=True)
     assert "Settings saved." in response.text
     profile = profile_for(learner)
@@ -387,6 +392,7 @@ def test_settings_change_the_time_zone_and_limits(learner):
         5,
         50,
     )
+    assert profile.desired_retention == 0.85
 
 
 def test_settings_re_render_with_errors_and_keep_nothing(learner):

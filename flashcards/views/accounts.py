@@ -4,7 +4,10 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
 
+from flashcards import scheduling
 from flashcards.forms import SettingsForm, SignUpForm
 from flashcards.models import (
     profile_for,
@@ -21,7 +24,44 @@ def study_settings(request):
         form.save()
         messages.success(request, "Settings saved.")
         return redirect("flashcards:settings")
-    return render(request, "flashcards/settings.html", {"form": form})
+    context = {
+        "form": form,
+        "profile": profile,
+        "workload": _workload(profile),
+        "parameters": profile.parameters or list(scheduling.DEFAULT_PARAMETERS),
+    }
+    return render(request, "flashcards/settings.html", context)
+
+
+def _workload(profile):
+    """Reviews a day at each desired retention, relative to 0.90, under the learner's curve.
+
+    An interval is proportional to (R ** (1 / decay) - 1); the number of reviews to its inverse.
+    """
+    factor, decay = scheduling.forgetting_curve(profile.parameters or None)
+
+    def interval(retention):
+        return (retention ** (1 / decay) - 1) / factor
+
+    return [
+        {
+            "retention": retention,
+            "relative": interval(0.90) / interval(retention),
+            "chosen": abs(retention - profile.desired_retention) < 0.005,
+        }
+        for retention in (0.70, 0.80, 0.85, 0.90, 0.95, 0.97)
+    ]
+
+
+@login_required
+@require_POST
+def request_fit(request):
+    """Queue a fit of the learner's parameters; the job runner does it, not this request."""
+    profile = profile_for(request.user)
+    profile.fit_status, profile.fit_requested_at = "queued", timezone.now()
+    profile.save(update_fields=["fit_status", "fit_requested_at"])
+    messages.success(request, "Queued: your parameters will be fitted in the next few minutes.")
+    return redirect("flashcards:settings")
 
 
 def signup(request):

@@ -66,7 +66,7 @@ def progress(request, slug=None):
         "seconds_per_answer": seconds_per_answer,
         "retention": stats.true_retention(reviews, today_date),
         "desired_retention": scheduling.DESIRED_RETENTION,
-        "knowledge": stats.estimated_knowledge(memories, now),
+        "knowledge": stats.estimated_knowledge(memories, now, profile.parameters or None),
         "recent": reviews.select_related("card", "deck").order_by("-reviewed_at", "-id")[:20],
         "zone": profile.zone,
     }
@@ -86,7 +86,11 @@ def card_history(request, card_id):
         "card": card,
         "memory": memory,
         "retrievability": (
-            scheduling.retrievability(memory.as_scheduling(), timezone.now()) if memory else None
+            scheduling.retrievability(
+                memory.as_scheduling(), timezone.now(), profile.parameters or None
+            )
+            if memory
+            else None
         ),
         "reviews": Review.objects.filter(user=request.user, card=card).order_by("reviewed_at"),
         "zone": profile.zone,

@@ -76,7 +76,10 @@ def study_context(request, deck, queue, *, card=None, memory=None, reveal=False,
     elif reveal:
         before = memory.as_scheduling() if memory else scheduling.Memory()
         intervals = scheduling.preview(
-            before, queue.now, seed=scheduling.fuzz_seed(card.pk, before.reps)
+            before,
+            queue.now,
+            seed=scheduling.fuzz_seed(card.pk, before.reps),
+            **profile.scheduler_options,
         )
         context["buttons"] = [
             (rating, scheduling.RATING_LABELS[rating], scheduling.format_interval(interval))

@@ -1,0 +1,80 @@
+"""Fitting FSRS to one learner: run by `manage.py fit_parameters`, never inside a request."""
+
+from django.db import transaction
+
+from flashcards import fitting, scheduling
+from flashcards.models import Memory, Profile, Review
+
+
+def learner_answers(user):
+    rows = (
+        Review.objects.filter(user=user)
+        .order_by("reviewed_at", "id")
+        .values_list("card_id", "reviewed_at", "study_day", "rating")
+    )
+    return [
+        fitting.Answer(card_id=card_id, reviewed_at=at, day=day, rating=rating)
+        for card_id, at, day, rating in rows.iterator(chunk_size=5000)
+    ]
+
+
+def fit_learner(user, now):
+    """Fit the learner's parameters and adopt them if they predict better; return the profile."""
+    profile = Profile.objects.get_or_create(user=user)[0]
+    try:
+        evaluation = fitting.evaluate_candidate(learner_answers(user), profile.parameters or None)
+    except Exception as error:  # a failed fit keeps the parameters in use, and says why
+        Profile.objects.filter(pk=profile.pk).update(
+            fit_status="failed", fit_message=f"The fit failed: {error}", fitted_at=now
+        )
+        profile.refresh_from_db()
+        return profile
+    figures = {
+        "cross_day": evaluation.cross_day,
+        "current": evaluation.current,
+        "candidate": evaluation.candidate,
+    }
+    with transaction.atomic():
+        profile = Profile.objects.select_for_update().get(pk=profile.pk)
+        profile.fit_evaluation, profile.fit_message, profile.fitted_at = (
+            figures,
+            evaluation.reason,
+            now,
+        )
+        if evaluation.adopt:
+            profile.previous_parameters = profile.parameters
+            profile.parameters = list(evaluation.parameters)
+            profile.fit_status = "adopted"
+        else:
+            profile.fit_status = "kept"
+        profile.save()
+        if evaluation.adopt and profile.reschedule_on_fit:
+            reschedule(user, profile)
+    return profile
+
+
+def reschedule(user, profile):
+    """Rebuild each of the learner's cards from its history with the learner's parameters."""
+    memories = {m.card_id: m for m in Memory.objects.select_for_update().filter(user=user)}
+    history = {}
+    for review in Review.objects.filter(user=user).order_by("reviewed_at", "id"):
+        history.setdefault(review.card_id, []).append(review)
+    changed = []
+    for card_id, memory in memories.items():
+        reviews = history.get(card_id)
+        if not reviews or memory.state == scheduling.NEW:
+            continue
+        state = scheduling.Memory()
+        for review in reviews:
+            state = scheduling.review(
+                state,
+                review.rating,
+                review.reviewed_at,
+                seed=scheduling.fuzz_seed(card_id, state.reps),
+                **profile.scheduler_options,
+            )
+        memory.set_from(state)
+        changed.append(memory)
+    fields = [f for f in scheduling.Memory.__dataclass_fields__]
+    Memory.objects.bulk_update(changed, fields, batch_size=1000)
+    return len(changed)
