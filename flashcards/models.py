@@ -138,6 +138,7 @@ class Card(models.Model):
         )
 
 
+THEMES = [("auto", "As the system"), ("light", "Light"), ("dark", "Dark")]
 FIT_STATUSES = [
     ("", "Never fitted"),
     ("queued", "Queued"),
@@ -168,6 +169,7 @@ class Profile(models.Model):
     fit_evaluation = models.JSONField(default=dict, blank=True)
     fit_requested_at = models.DateTimeField(null=True, blank=True)
     fitted_at = models.DateTimeField(null=True, blank=True)
+    theme = models.CharField(max_length=5, choices=THEMES, default="auto")
     reschedule_on_fit = models.BooleanField(
         default=True,
         help_text="When new parameters are adopted, reschedule your cards from their history.",

@@ -32,6 +32,7 @@ flashcards_patterns = [
     path("insight/<slug:slug>/", insight.deck_insight, name="deck_insight"),
     path("settings/", accounts.study_settings, name="settings"),
     path("settings/fit/", accounts.request_fit, name="request_fit"),
+    path("theme/", accounts.switch_theme, name="switch_theme"),
     path("accounts/signup/", accounts.signup, name="signup"),
 ]
 

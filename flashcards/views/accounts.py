@@ -4,14 +4,14 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from flashcards import scheduling
 from flashcards.forms import SettingsForm, SignUpForm
-from flashcards.models import (
-    profile_for,
-)
+from flashcards.models import Profile, profile_for
 
 
 @login_required
@@ -51,6 +51,22 @@ def _workload(profile):
         }
         for retention in (0.70, 0.80, 0.85, 0.90, 0.95, 0.97)
     ]
+
+
+NEXT_THEME = {"auto": "dark", "dark": "light", "light": "auto"}
+
+
+@require_POST
+def switch_theme(request):
+    """Cycle the colour theme: as the system, dark, light. Kept in the learner's settings."""
+    theme = NEXT_THEME.get(request.session.get("theme", "auto"), "auto")
+    request.session["theme"] = theme
+    if request.user.is_authenticated:
+        Profile.objects.filter(user=request.user).update(theme=theme)
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        target = reverse("flashcards:deck_list")
+    return redirect(target)
 
 
 @login_required
