@@ -22,7 +22,9 @@ class DeckAdmin(admin.ModelAdmin):
     inlines = [CardInline]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(card_count=Count("cards"))
+        # Staff curate the shared decks; learners' private decks are for superusers only.
+        decks = super().get_queryset(request).annotate(card_count=Count("cards"))
+        return decks if request.user.is_superuser else decks.filter(owner=None)
 
     @admin.display(description="cards", ordering="card_count")
     def card_count(self, deck):
@@ -37,6 +39,10 @@ class CardAdmin(admin.ModelAdmin):
     list_select_related = ("deck",)
     search_fields = ("front", "back")
     ordering = ("deck", "position", "id")
+
+    def get_queryset(self, request):
+        cards = super().get_queryset(request)
+        return cards if request.user.is_superuser else cards.filter(deck__owner=None)
 
     @admin.action(description="Reset every learner's progress on the selected cards")
     def reset_progress(self, request, queryset):
@@ -66,7 +72,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
-        return False
+        # Only as part of deleting a learner's account, which only a superuser may do.
+        return request.user.is_superuser
 
 
 @admin.register(Review)

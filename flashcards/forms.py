@@ -135,7 +135,7 @@ class ThrottledAuthenticationForm(AuthenticationForm):
 
     def clean(self):
         username = (self.cleaned_data.get("username") or "").strip().lower()
-        address = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
+        address = client_address(self.request) if self.request else ""
         keys = [
             (f"login-failures:account:{username}", settings.LOGIN_FAILURES_PER_ACCOUNT),
             (f"login-failures:address:{address}", settings.LOGIN_FAILURES_PER_ADDRESS),
@@ -153,6 +153,17 @@ class ThrottledAuthenticationForm(AuthenticationForm):
                 except ValueError:  # expired between add and incr
                     cache.set(key, 1, settings.LOGIN_FAILURE_WINDOW)
             raise
+
+
+def client_address(request):
+    """The client's address, through as many proxies as the deployment says it has."""
+    if settings.TRUSTED_PROXIES:
+        forwarded = [
+            part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        ]
+        if len(forwarded) >= settings.TRUSTED_PROXIES and forwarded[-settings.TRUSTED_PROXIES]:
+            return forwarded[-settings.TRUSTED_PROXIES]
+    return request.META.get("REMOTE_ADDR", "")
 
 
 def _cache_key(key):

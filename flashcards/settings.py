@@ -181,6 +181,9 @@ else:
 LOGIN_FAILURES_PER_ACCOUNT = int(os.environ.get("LOGIN_FAILURES_PER_ACCOUNT", 5))
 LOGIN_FAILURES_PER_ADDRESS = int(os.environ.get("LOGIN_FAILURES_PER_ADDRESS", 20))
 LOGIN_FAILURE_WINDOW = int(os.environ.get("LOGIN_FAILURE_WINDOW", 15 * 60))
+# How many proxies stand in front of the app servers: the client's address is the one the
+# outermost of them saw, read from X-Forwarded-For. With none, that header is never trusted.
+TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", 0))
 
 # Imports are read in memory up to their limit (flashcards.imports.MAX_IMPORT_BYTES).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
