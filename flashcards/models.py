@@ -1,6 +1,7 @@
 """Decks, cards, each learner's memory of a card and the history of their answers."""
 
 import zoneinfo
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
@@ -16,6 +17,7 @@ from django.db.models import (
     OuterRef,
     Q,
     Subquery,
+    Value,
     When,
 )
 from django.db.models.functions import Cast, Coalesce
@@ -94,6 +96,14 @@ class Deck(models.Model):
 
     def natural_key(self):
         return (self.slug,)
+
+    def visible_to(self, user):
+        """Deck.objects.visible_to(user), for a deck already in hand."""
+        if user.is_authenticated and (user.is_superuser or self.owner_id == user.pk):
+            return True
+        if self.owner_id is not None:
+            return False
+        return self.published or (user.is_authenticated and user.is_staff)
 
     def editable_by(self, user):
         """The owner edits a private deck; staff edit curated decks; a superuser edits any."""
@@ -212,8 +222,13 @@ class Profile(models.Model):
 
 
 def profile_for(user):
-    profile, _ = Profile.objects.get_or_create(user=user)
-    return profile
+    """The learner's settings: already loaded with the learner (flashcards.auth), else made."""
+    try:
+        return user.profile
+    except Profile.DoesNotExist:
+        profile, _ = Profile.objects.get_or_create(user=user)
+        user.profile = profile
+        return profile
 
 
 class MemoryQuerySet(models.QuerySet):
@@ -346,39 +361,47 @@ class AnswerRefused(Exception):
     """An answer that cannot be recorded; the message is shown to the learner."""
 
 
+LEARNING_STATES = (scheduling.LEARNING, scheduling.RELEARNING)
+
+
 def study_queue(user, deck, now, profile):
-    """The cards the learner can study now, as (learning, review, new) querysets and counts."""
+    """What the learner has left to study in the deck now: one query for every count."""
     day_start, day_end = profile.study_day(now)
-    memories = Memory.objects.filter(user=user, deck=deck)
-    today = Review.objects.filter(user=user, deck=deck, reviewed_at__gte=day_start)
-    done = today.aggregate(
-        new=Count("id", filter=Q(state_before=scheduling.NEW)),
-        reviews=Count("id", filter=Q(state_before=scheduling.REVIEW)),
+    mine = Memory.objects.filter(user=user, deck=OuterRef("pk")).order_by().values("deck")
+    today = (
+        Review.objects.filter(user=user, deck=OuterRef("pk"), reviewed_at__gte=day_start)
+        .order_by()
+        .values("deck")
     )
-    new_left = max(0, profile.new_cards_per_day - done["new"])
-    reviews_left = max(0, profile.reviews_per_day - done["reviews"])
-    return StudyQueue(
-        profile=profile,
-        user=user,
-        deck=deck,
-        now=now,
-        day_end=day_end,
-        learning=memories.learning().filter(due__lt=day_end).order_by("due", "id"),
-        review=memories.in_review().filter(due__lt=day_end).order_by("due", "id"),
-        new=deck.cards.exclude(
-            Exists(memories.filter(card=OuterRef("pk")).exclude(state=scheduling.NEW))
-        ).order_by("position", "id"),
-        new_left=new_left,
-        reviews_left=reviews_left,
+
+    def count(rows, condition):
+        return Coalesce(Subquery(rows.filter(condition).annotate(n=Count("id")).values("n")), 0)
+
+    cards = Card.objects.filter(deck=OuterRef("pk")).order_by().values("deck")
+    figures = (
+        Deck.objects.filter(pk=deck.pk)
+        .annotate(
+            card_count=count(cards, Q()),
+            seen=count(mine, ~Q(state=scheduling.NEW)),
+            learning=count(mine, Q(state__in=LEARNING_STATES, due__lt=day_end)),
+            due=count(mine, Q(state=scheduling.REVIEW, due__lt=day_end)),
+            done_new=count(today, Q(state_before=scheduling.NEW)),
+            done_reviews=count(today, Q(state_before=scheduling.REVIEW)),
+        )
+        .values("card_count", "seen", "learning", "due", "done_new", "done_reviews")
+        .get()
     )
+    figures["cards"] = figures.pop("card_count")
+    return StudyQueue(profile=profile, user=user, deck=deck, now=now, day_end=day_end, **figures)
 
 
 class StudyQueue:
     """What one learner has left to study in one deck at one moment."""
 
     def __init__(
-        self, *, profile, user, deck, now, day_end, learning, review, new, new_left, reviews_left
-    ):
+        self, *, profile, user, deck, now, day_end, cards, seen, learning, due, done_new,
+        done_reviews,
+    ):  # fmt: skip
         self.profile, self.user, self.deck, self.now, self.day_end = (
             profile,
             user,
@@ -386,49 +409,98 @@ class StudyQueue:
             now,
             day_end,
         )
-        self._learning, self._review, self._new = learning, review, new
-        self.new_left, self.reviews_left = new_left, reviews_left
+        self.cards, self.seen, self.learning, self.due = cards, seen, learning, due
+        self.done_new, self.done_reviews = done_new, done_reviews
+        self.new_left = max(0, profile.new_cards_per_day - done_new)
+        self.reviews_left = max(0, profile.reviews_per_day - done_reviews)
 
     def counts(self):
         """New, learning and due counts as the deck list and study screen show them."""
-        memory_counts = Memory.objects.filter(user=self.user, deck=self.deck).aggregate(
-            learning=Count(
-                "id",
-                filter=Q(
-                    state__in=[scheduling.LEARNING, scheduling.RELEARNING], due__lt=self.day_end
-                ),
-            ),
-            due=Count("id", filter=Q(state=scheduling.REVIEW, due__lt=self.day_end)),
-        )
-        new = self._new[: self.new_left].count() if self.new_left else 0
         return {
-            "new": new,
-            "learning": memory_counts["learning"],
-            "due": min(memory_counts["due"], self.reviews_left),
+            "new": min(self.cards - self.seen, self.new_left),
+            "learning": self.learning,
+            "due": min(self.due, self.reviews_left),
         }
 
+    def after_answer(self, before, after):
+        """The queue once this answer is recorded, worked out without asking the database."""
+
+        def today(memory):
+            return memory.due is not None and memory.due < self.day_end
+
+        def bucket(memory):
+            if memory.state in LEARNING_STATES and today(memory):
+                return "learning"
+            if memory.state == scheduling.REVIEW and today(memory):
+                return "due"
+            return None
+
+        figures = {
+            "cards": self.cards,
+            "seen": self.seen + (1 if before.state == scheduling.NEW else 0),
+            "learning": self.learning,
+            "due": self.due,
+            "done_new": self.done_new + (1 if before.state == scheduling.NEW else 0),
+            "done_reviews": self.done_reviews + (1 if before.state == scheduling.REVIEW else 0),
+        }
+        if bucket(before):
+            figures[bucket(before)] -= 1
+        if bucket(after):
+            figures[bucket(after)] += 1
+        return StudyQueue(
+            profile=self.profile,
+            user=self.user,
+            deck=self.deck,
+            now=self.now,
+            day_end=self.day_end,
+            **figures,
+        )
+
     def next_card(self):
-        """The next card to show and the learner's memory of it (None for a new card)."""
-        learning = self._learning.select_related("card").first()
-        if learning and learning.due <= self.now:
-            return learning.card, learning
-        if self.reviews_left:
-            due = self._review.select_related("card").first()
-            if due:
-                return due.card, due
+        """The next card to show and the learner's memory of it (None for a new card).
+
+        Learning cards that are due come first, then reviews, then new cards; when nothing else
+        is left, a learning card due within LEARN_AHEAD is shown early, as Anki does.
+        """
+        mine = Memory.objects.filter(user=self.user, deck=self.deck)
+        due_now = Q(state__in=LEARNING_STATES, due__lte=self.now)
+        soon = Q(state__in=LEARNING_STATES, due__lte=self.now + LEARN_AHEAD)
+        review = Q(state=scheduling.REVIEW, due__lt=self.day_end)
+        wanted = due_now | soon | (review if self.reviews_left else Q(pk__in=[]))
+        memory = (
+            mine.filter(wanted)
+            .annotate(
+                priority=Case(
+                    When(due_now, then=Value(1)),
+                    When(review, then=Value(2)),
+                    default=Value(4),
+                )
+            )
+            .select_related("card")
+            .order_by("priority", "due", "id")
+            .first()
+        )
+        if memory is not None and memory.priority < 4:
+            return memory.card, memory
         if self.new_left:
-            card = self._new.first()
-            if card:
-                return card, None
-        if learning and learning.due <= self.now + LEARN_AHEAD:
-            return learning.card, learning
+            new = (
+                self.deck.cards.exclude(
+                    Exists(mine.filter(card=OuterRef("pk")).exclude(state=scheduling.NEW))
+                )
+                .order_by("position", "id")
+                .first()
+            )
+            if new is not None:
+                return new, None
+        if memory is not None:
+            return memory.card, memory
         return None, None
 
     def is_available(self, card, memory):
         """Whether this card may be answered now."""
         if memory is None or memory.state == scheduling.NEW:
             return self.new_left > 0
-        if memory.state in (scheduling.LEARNING, scheduling.RELEARNING):
+        if memory.state in LEARNING_STATES:
             return memory.due <= self.now + LEARN_AHEAD
         return memory.due < self.day_end and self.reviews_left > 0
 
@@ -438,20 +510,69 @@ class StudyQueue:
         return upcoming.order_by("due").values_list("due", flat=True).first()
 
 
+@dataclass
+class Answered:
+    """What recording an answer did: the review, whether it is new, the card, and the queue."""
+
+    review: "Review"
+    created: bool
+    card: "Card" = None
+    queue: StudyQueue = None
+
+
 def record_answer(user, card, rating, *, expected_reps, now, duration_ms, profile):
     """Record one answer in one transaction; return (review, created).
 
     `expected_reps` is the card's review count the learner saw. A second submission of the same
     answer returns the review already recorded with created=False; any other mismatch is stale.
     """
+
+    def locked():
+        return card, Memory.objects.select_for_update().filter(user=user, card=card).first()
+
+    answered = _record(user, locked, rating, expected_reps, now, duration_ms, profile)
+    return answered.review, answered.created
+
+
+def answer_card(user, slug, card_id, rating, *, expected_reps, now, duration_ms, profile):
+    """Record an answer to a card, by id, of the deck with this slug; return an Answered.
+
+    The learner's memory of the card is read and locked with the card and its deck in one
+    query. Raises Deck.DoesNotExist for a deck the learner may not see, AnswerRefused for a
+    card that is not in it.
+    """
+
+    def locked():
+        memory = (
+            Memory.objects.select_for_update(of=("self",))
+            .select_related("card__deck")
+            .filter(user=user, card_id=card_id, card__deck__slug=slug)
+            .first()
+        )
+        card = (
+            memory.card
+            if memory
+            else (Card.objects.select_related("deck").filter(pk=card_id, deck__slug=slug).first())
+        )
+        if card is None or not card.deck.visible_to(user):
+            if not Deck.objects.visible_to(user).filter(slug=slug).exists():
+                raise Deck.DoesNotExist
+            raise AnswerRefused("That card is not in this deck. Here is the next one.")
+        return card, memory
+
+    return _record(user, locked, rating, expected_reps, now, duration_ms, profile)
+
+
+def _record(user, locked, rating, expected_reps, now, duration_ms, profile):
     if rating not in scheduling.RATINGS:
         raise AnswerRefused("Choose Again, Hard, Good or Easy (1-4).")
+    card = None
     try:
         with transaction.atomic():
-            memory = Memory.objects.select_for_update().filter(user=user, card=card).first()
+            card, memory = locked()
             reps = memory.reps if memory else 0
             if reps != expected_reps:
-                return _already_recorded(user, card, rating, expected_reps), False
+                return Answered(_already_recorded(user, card, rating, expected_reps), False, card)
             queue = study_queue(user, card.deck, now, profile)
             if not queue.is_available(card, memory):
                 raise AnswerRefused("That card is not due yet. Here is the next one.")
@@ -489,10 +610,10 @@ def record_answer(user, card, rating, *, expected_reps, now, duration_ms, profil
                 difficulty_after=after.difficulty,
                 due_after=after.due,
             )
-            return review, True
+            return Answered(review, True, card, queue.after_answer(before, after))
     except IntegrityError:
         # Another request recorded this very answer between our read and our write.
-        return _already_recorded(user, card, rating, expected_reps), False
+        return Answered(_already_recorded(user, card, rating, expected_reps), False, card)
 
 
 def _already_recorded(user, card, rating, expected_reps):

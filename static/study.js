@@ -8,8 +8,25 @@
   }
 
   function control(key) {
-    return document.querySelector('#study [data-key="' + key + '"]');
+    var found = document.querySelector('#study [data-key="' + key + '"]');
+    return found && !found.closest("[hidden]") ? found : null;
   }
+
+  // The answer is already on the page: show it at once instead of asking the server.
+  function reveal(link) {
+    var side = document.querySelector("#study .answer-side");
+    if (!side) return false;
+    side.hidden = false;
+    link.hidden = true;
+    var good = control("3");
+    if (good) good.focus();
+    return true;
+  }
+
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest('#study [data-key="show"]');
+    if (link && reveal(link)) event.preventDefault();
+  });
 
   // Shortcut hints are shown only where shortcuts work.
   document.documentElement.classList.add("js");

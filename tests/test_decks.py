@@ -975,7 +975,8 @@ def test_math_code_tables_and_images_render_on_the_deck_and_study_pages(learner)
         expect_rich_markup(html)
         assert '<math display="inline"><mrow><msup><mi>c</mi>' in html
     assert '<math display="inline"><mrow><msup><mi>a</mi><mn>2</mn></msup>' in question
-    assert "triangle.png" not in question
+    # The back is on the page before it is revealed, but hidden.
+    assert "triangle.png" in question.split('<div class="answer-side" hidden>', 1)[1]
 
 
 def test_the_preview_renders_what_is_typed_as_a_fragment(learner):

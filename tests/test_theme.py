@@ -4,7 +4,7 @@ from pathlib import Path
 from django.contrib.staticfiles import finders
 from django.urls import reverse
 
-from flashcards.models import profile_for
+from flashcards.models import Profile, profile_for
 from tests.conftest import make_user
 from tests.test_views import logged_in
 
@@ -22,7 +22,7 @@ def test_the_theme_cycles_auto_dark_light_and_is_kept_in_the_learners_settings(l
         response = client.post(reverse("flashcards:switch_theme"), {"next": "/progress/"})
         assert response.status_code == 302 and response["Location"] == "/progress/"
         assert theme_of(client.get("/")) == expected
-        assert profile_for(learner).theme == expected
+        assert Profile.objects.get(user=learner).theme == expected
 
 
 def test_the_theme_follows_the_learner_to_a_new_browser(learner):

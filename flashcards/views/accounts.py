@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from flashcards import scheduling
 from flashcards.forms import SettingsForm, SignUpForm
-from flashcards.models import Profile, profile_for
+from flashcards.models import profile_for
 
 
 @login_required
@@ -62,7 +62,9 @@ def switch_theme(request):
     theme = NEXT_THEME.get(request.session.get("theme", "auto"), "auto")
     request.session["theme"] = theme
     if request.user.is_authenticated:
-        Profile.objects.filter(user=request.user).update(theme=theme)
+        profile = profile_for(request.user)
+        profile.theme = theme
+        profile.save(update_fields=["theme"])
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
         target = reverse("flashcards:deck_list")
@@ -86,7 +88,7 @@ def signup(request):
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, user)
         messages.success(request, f"Welcome, {user.username}! Pick a deck to start studying.")
         return redirect("flashcards:deck_list")
     return render(request, "registration/signup.html", {"form": form})

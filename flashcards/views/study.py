@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.db.models import Count
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -16,8 +17,8 @@ from flashcards.models import (
     Deck,
     Memory,
     Review,
+    answer_card,
     profile_for,
-    record_answer,
     study_queue,
     undo_review,
 )
@@ -45,18 +46,22 @@ def deck_list(request):
     return render(request, "flashcards/deck_list.html", {"decks": decks})
 
 
-def study_context(request, deck, queue, *, card=None, memory=None, reveal=False, message=""):
-    """Everything the study region shows: the card (front or back), the counts, undo."""
+def study_context(
+    request, deck, queue, *, card=None, memory=None, reveal=False, message="", last_review=None
+):
+    """Everything the study region shows: the card with its answer (hidden until revealed),
+    the counts, and undo of the last answer (`last_review`, looked up when not given)."""
     profile = queue.profile
     if card is None:
         card, memory = queue.next_card()
-    day_start, _ = profile.study_day(queue.now)
-    last_review = (
-        Review.objects.filter(user=request.user, deck=deck, reviewed_at__gte=day_start)
-        .select_related("card")
-        .order_by("-reviewed_at", "-id")
-        .first()
-    )
+    if last_review is None:
+        day_start, _ = profile.study_day(queue.now)
+        last_review = (
+            Review.objects.filter(user=request.user, deck=deck, reviewed_at__gte=day_start)
+            .select_related("card")
+            .order_by("-reviewed_at", "-id")
+            .first()
+        )
     context = {
         "deck": deck,
         "card": card,
@@ -67,13 +72,15 @@ def study_context(request, deck, queue, *, card=None, memory=None, reveal=False,
         "shown_at": int(queue.now.timestamp() * 1000),
         "zone": profile.zone,
         "editable": deck.editable_by(request.user),
+        "revealed": reveal,
     }
     if card is None:
         next_due = queue.next_due()
         context["next_due"] = next_due
         if next_due and next_due - queue.now < timedelta(hours=1):
             context["refresh_in"] = int((next_due - queue.now).total_seconds()) + 1
-    elif reveal:
+    else:
+        # The answer side comes with the question, so that revealing it needs no request.
         before = memory.as_scheduling() if memory else scheduling.Memory()
         intervals = scheduling.preview(
             before,
@@ -142,35 +149,40 @@ def reveal(request, slug, card_id):
 @login_required_for_study
 @vary_on_headers("HX-Request")
 def answer(request, slug):
-    deck = get_deck_for_user(request.user, slug)
     profile = profile_for(request.user)
     now = timezone.now()
     card_id, rating, reps = (int_field(request.POST, name) for name in ("card", "rating", "reps"))
     shown_at = int_field(request.POST, "shown_at")
-    card = deck.cards.filter(pk=card_id).first() if card_id is not None else None
-    message, status = "", 200
-    if card is None:
-        message, status = "That card is not in this deck. Here is the next one.", 400
-    elif rating not in scheduling.RATINGS or reps is None:
-        message, status = "Choose Again, Hard, Good or Easy (keys 1 to 4).", 400
-    else:
-        elapsed = int(now.timestamp() * 1000) - shown_at if shown_at else 0
-        try:
-            record_answer(
-                request.user,
-                card,
-                rating,
-                expected_reps=reps,
-                now=now,
-                duration_ms=min(max(elapsed, 0), MAX_ANSWER_MS),
-                profile=profile,
-            )
-        except AnswerRefused as refusal:
-            message, status = str(refusal), 409
+    elapsed = int(now.timestamp() * 1000) - shown_at if shown_at else 0
+    message, status, answered = "", 200, None
+    try:
+        if card_id is None or rating not in scheduling.RATINGS or reps is None:
+            raise AnswerRefused("Choose Again, Hard, Good or Easy (keys 1 to 4).")
+        answered = answer_card(
+            request.user,
+            slug,
+            card_id,
+            rating,
+            expected_reps=reps,
+            now=now,
+            duration_ms=min(max(elapsed, 0), MAX_ANSWER_MS),
+            profile=profile,
+        )
+    except Deck.DoesNotExist as missing:
+        raise Http404("No such deck.") from missing
+    except AnswerRefused as refusal:
+        message = str(refusal)
+        status = 400 if "Choose" in message or "not in this deck" in message else 409
     if not request.htmx and status == 200:
-        return redirect("flashcards:study", slug=deck.slug)
-    queue = study_queue(request.user, deck, now, profile)
-    return render_study(request, study_context(request, deck, queue, message=message), status)
+        return redirect("flashcards:study", slug=slug)
+    if answered is not None and answered.queue is not None:
+        deck, queue = answered.card.deck, answered.queue
+        last_review = answered.review
+    else:
+        deck = get_deck_for_user(request.user, slug)
+        queue, last_review = study_queue(request.user, deck, now, profile), None
+    context = study_context(request, deck, queue, message=message, last_review=last_review)
+    return render_study(request, context, status)
 
 
 @require_POST

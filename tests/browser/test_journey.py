@@ -79,8 +79,9 @@ def test_a_new_learner_signs_up_studies_the_whole_deck_by_keyboard_and_sees_prog
         front = study.front_text()
         assert front in SOURCE_CARDS, f"{front!r} is not one of the deck's fronts"
         assert front not in answered, f"{front!r} came back after Easy"
-        expect(study.back).to_have_count(0)
-        expect(study.ratings).to_have_count(0)
+        # The answer is on the page already, hidden until revealed.
+        expect(study.back).to_be_hidden()
+        expect(study.ratings.first).to_be_hidden()
         if not answered:
             screenshot(page, "study-question")
 
@@ -192,10 +193,8 @@ def test_answering_a_card_swaps_the_study_region_without_reloading_the_page_and_
     assert page.evaluate("window.__marker") == 1
     assert page.url == live_server.url + STUDY_PATH
     assert navigations == []
-    assert [(r.method, r.headers.get("hx-request")) for r in swaps] == [
-        ("GET", "true"),
-        ("POST", "true"),
-    ]
+    # Revealing asks the server nothing; answering is one request that brings the next card.
+    assert [(r.method, r.headers.get("hx-request")) for r in swaps] == [("POST", "true")]
     # A fragment, not a whole page, was swapped in: still one header and one study region.
     expect(page.locator("header.site-header")).to_have_count(1)
     expect(page.locator("#study")).to_have_count(1)

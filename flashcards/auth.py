@@ -1,0 +1,14 @@
+from django.contrib.auth.backends import ModelBackend
+
+
+class ProfileBackend(ModelBackend):
+    """Loads the learner's study settings with the learner: one query a request, not two."""
+
+    def get_user(self, user_id):
+        user = self.get_user_queryset().select_related("profile").filter(pk=user_id).first()
+        return user if user is not None and self.user_can_authenticate(user) else None
+
+    def get_user_queryset(self):
+        from django.contrib.auth import get_user_model
+
+        return get_user_model()._default_manager.all()
