@@ -117,11 +117,13 @@ def forecast(memories, profile, now, days=FORECAST_DAYS):
 
 def true_retention(reviews, today_date, periods=RETENTION_PERIODS):
     """Share of passed first answers of the day on review cards, young and mature, per period."""
+    # A card's answers are numbered in time order, so "an earlier answer that day" is a lookup
+    # in the (user, card, number) index rather than a scan of the learner's history.
     earlier_same_day = Review.objects.filter(
         user=OuterRef("user"),
         card=OuterRef("card"),
+        number__lt=OuterRef("number"),
         study_day=OuterRef("study_day"),
-        reviewed_at__lt=OuterRef("reviewed_at"),
     )
     first_reviews = (
         reviews.filter(
