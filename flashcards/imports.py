@@ -284,27 +284,15 @@ def _import_history(user, imported):
                 **profile.scheduler_options,
             )
             reviews.append(
-                Review(
-                    user=user,
-                    card=card,
-                    deck_id=card.deck_id,
+                Review.from_answer(
+                    user,
+                    card,
                     rating=rating,
-                    reviewed_at=reviewed_at,
+                    at=reviewed_at,
                     study_day=profile.study_date(reviewed_at),
                     duration_ms=min(duration_ms, 60_000),
-                    number=after.reps,
-                    state_before=memory.state,
-                    step_before=memory.step,
-                    stability_before=memory.stability,
-                    difficulty_before=memory.difficulty,
-                    due_before=memory.due,
-                    last_review_before=memory.last_review,
-                    lapses_before=memory.lapses,
-                    state_after=after.state,
-                    step_after=after.step,
-                    stability_after=after.stability,
-                    difficulty_after=after.difficulty,
-                    due_after=after.due,
+                    before=memory,
+                    after=after,
                 )
             )
             memory = after

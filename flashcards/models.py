@@ -344,6 +344,32 @@ class Review(models.Model):
     def interval(self):
         return self.due_after - self.reviewed_at
 
+    @classmethod
+    def from_answer(cls, user, card, *, rating, at, study_day, duration_ms, before, after):
+        """The history row of one answer, with the memory before and after it (unsaved)."""
+        return cls(
+            user=user,
+            card=card,
+            deck_id=card.deck_id,
+            rating=rating,
+            reviewed_at=at,
+            study_day=study_day,
+            duration_ms=duration_ms,
+            number=after.reps,
+            state_before=before.state,
+            step_before=before.step,
+            stability_before=before.stability,
+            difficulty_before=before.difficulty,
+            due_before=before.due,
+            last_review_before=before.last_review,
+            lapses_before=before.lapses,
+            state_after=after.state,
+            step_after=after.step,
+            stability_after=after.stability,
+            difficulty_after=after.difficulty,
+            due_after=after.due,
+        )
+
     def memory_before(self):
         return scheduling.Memory(
             state=self.state_before,
@@ -588,28 +614,17 @@ def _record(user, locked, rating, expected_reps, now, duration_ms, profile):
                 memory = Memory(user=user, card=card, deck_id=card.deck_id)
             memory.set_from(after)
             memory.save()
-            review = Review.objects.create(
-                user=user,
-                card=card,
-                deck_id=card.deck_id,
+            review = Review.from_answer(
+                user,
+                card,
                 rating=rating,
-                reviewed_at=now,
+                at=now,
                 study_day=profile.study_date(now),
                 duration_ms=duration_ms,
-                number=after.reps,
-                state_before=before.state,
-                step_before=before.step,
-                stability_before=before.stability,
-                difficulty_before=before.difficulty,
-                due_before=before.due,
-                last_review_before=before.last_review,
-                lapses_before=before.lapses,
-                state_after=after.state,
-                step_after=after.step,
-                stability_after=after.stability,
-                difficulty_after=after.difficulty,
-                due_after=after.due,
+                before=before,
+                after=after,
             )
+            review.save(force_insert=True)
             return Answered(review, True, card, queue.after_answer(before, after))
     except IntegrityError:
         # Another request recorded this very answer between our read and our write.

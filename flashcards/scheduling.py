@@ -92,15 +92,7 @@ def review(memory, rating, now, *, seed, parameters=None, desired_retention=DESI
     if memory.state == NEW:
         card = fsrs.Card(card_id=0, state=fsrs.State.Learning, step=0, due=now)
     else:
-        card = fsrs.Card(
-            card_id=0,
-            state=fsrs.State(memory.state),
-            step=memory.step,
-            stability=memory.stability,
-            difficulty=memory.difficulty,
-            due=memory.due.astimezone(UTC),
-            last_review=memory.last_review.astimezone(UTC) if memory.last_review else None,
-        )
+        card = _fsrs_card(memory)
     scheduler = _scheduler(seed, parameters=parameters, desired_retention=desired_retention)
     card, _ = scheduler.review_card(card, fsrs.Rating(rating), now)
     lapsed = memory.state == REVIEW and rating == AGAIN
@@ -136,16 +128,21 @@ def retrievability(memory, now, parameters=None):
     """The probability of recalling the card at `now`, or None for a card never answered."""
     if memory.state == NEW or memory.stability is None or memory.last_review is None:
         return None
-    card = fsrs.Card(
+    scheduler = _scheduler(None, parameters=parameters)
+    return scheduler.get_card_retrievability(_fsrs_card(memory), now)
+
+
+def _fsrs_card(memory):
+    """py-fsrs's card for a memory of a card answered before (py-fsrs wants UTC times)."""
+    return fsrs.Card(
         card_id=0,
         state=fsrs.State(memory.state),
         step=memory.step,
         stability=memory.stability,
         difficulty=memory.difficulty,
-        due=memory.due,
-        last_review=memory.last_review,
+        due=memory.due.astimezone(UTC),
+        last_review=memory.last_review.astimezone(UTC) if memory.last_review else None,
     )
-    return _scheduler(None, parameters=parameters).get_card_retrievability(card, now)
 
 
 def format_interval(interval):

@@ -59,7 +59,18 @@ def simulate(user, cards, profile, *, end, days, answers, seed=0):
                 before, rating, now, seed=scheduling.fuzz_seed(card.pk, before.reps)
             )
             duration_ms = int(rng.lognormvariate(8.8, 0.5))
-            rows.append(_review_row(user, card, profile, now, rating, duration_ms, before, after))
+            rows.append(
+                Review.from_answer(
+                    user,
+                    card,
+                    rating=rating,
+                    at=now,
+                    study_day=profile.study_date(now),
+                    duration_ms=duration_ms,
+                    before=before,
+                    after=after,
+                )
+            )
             memories[card.pk] = (card.deck_id, after)
             queue.discard(card.pk)
             if after.due < day_end:
@@ -92,31 +103,6 @@ def _next_card(queue, memories, by_id, unseen, now):
     if queue:
         return by_id[min(queue, key=lambda card_id: memories[card_id][1].due)]
     return None
-
-
-def _review_row(user, card, profile, now, rating, duration_ms, before, after):
-    return Review(
-        user=user,
-        card=card,
-        deck_id=card.deck_id,
-        rating=rating,
-        reviewed_at=now,
-        study_day=profile.study_date(now),
-        duration_ms=duration_ms,
-        number=after.reps,
-        state_before=before.state,
-        step_before=before.step,
-        stability_before=before.stability,
-        difficulty_before=before.difficulty,
-        due_before=before.due,
-        last_review_before=before.last_review,
-        lapses_before=before.lapses,
-        state_after=after.state,
-        step_after=after.step,
-        stability_after=after.stability,
-        difficulty_after=after.difficulty,
-        due_after=after.due,
-    )
 
 
 def _memory_row(user, card_id, deck_id, memory):
