@@ -63,7 +63,7 @@ _markdown = (
 @lru_cache(maxsize=4096)
 def render_markdown(text):
     """Markdown to safe HTML: no script, event handler or javascript: URL survives."""
-    return nh3.clean(
+    html = nh3.clean(
         _markdown.render(text),
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
@@ -71,3 +71,5 @@ def render_markdown(text):
         link_rel="noopener noreferrer nofollow",
         filter_style_properties={"text-align"},
     )
+    # A code block may scroll sideways: the keyboard must be able to reach it to scroll it.
+    return html.replace("<pre>", '<pre tabindex="0">')

@@ -10,4 +10,10 @@
   }
   document.addEventListener("mouseover", show);
   document.addEventListener("focusin", show);
+  // On a narrow screen the heatmap opens on its latest weeks, not a year ago.
+  var heatmap = document.querySelector(".heatmap");
+  if (heatmap) {
+    var scroller = heatmap.closest(".chart-scroll");
+    if (scroller) scroller.scrollLeft = scroller.scrollWidth;
+  }
 })();

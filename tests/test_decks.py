@@ -952,7 +952,7 @@ It costs $5 and $6."""
 
 def expect_rich_markup(html):
     assert '<math display="inline"><mrow><msup><mi>a</mi><mn>2</mn></msup>' in html
-    assert '<pre><code class="language-python">print("&lt;b&gt;hi&lt;/b&gt;")' in html
+    assert '<pre tabindex="0"><code class="language-python">print("&lt;b&gt;hi&lt;/b&gt;")' in html
     assert '<th style="text-align:center">side</th>' in html
     assert '<td style="text-align:right">3</td>' in html
     assert '<img src="https://example.com/triangle.png" alt="triangle">' in html
