@@ -289,7 +289,7 @@ def _import_history(user, imported):
                     card,
                     rating=rating,
                     at=reviewed_at,
-                    study_day=profile.study_date(reviewed_at),
+                    profile=profile,
                     duration_ms=min(duration_ms, 60_000),
                     before=memory,
                     after=after,

@@ -302,6 +302,8 @@ class Review(models.Model):
     # The learner's study day (4 AM to 4 AM in their time zone) when they answered: kept, so a
     # later change of time zone does not move past days.
     study_day = models.DateField()
+    # The card's first answer on that study day: what true retention counts.
+    first_of_day = models.BooleanField(default=True, db_default=True)
     duration_ms = models.PositiveIntegerField(default=0)
     # The card's review count after this answer: one answer per count, so a repeated
     # submission of the same answer cannot be recorded twice.
@@ -345,8 +347,10 @@ class Review(models.Model):
         return self.due_after - self.reviewed_at
 
     @classmethod
-    def from_answer(cls, user, card, *, rating, at, study_day, duration_ms, before, after):
+    def from_answer(cls, user, card, *, rating, at, profile, duration_ms, before, after):
         """The history row of one answer, with the memory before and after it (unsaved)."""
+        study_day = profile.study_date(at)
+        previous_day = profile.study_date(before.last_review) if before.last_review else None
         return cls(
             user=user,
             card=card,
@@ -354,6 +358,7 @@ class Review(models.Model):
             rating=rating,
             reviewed_at=at,
             study_day=study_day,
+            first_of_day=previous_day != study_day,
             duration_ms=duration_ms,
             number=after.reps,
             state_before=before.state,
@@ -627,7 +632,7 @@ def _record(user, locked, rating, expected_reps, now, duration_ms, profile):
                 card,
                 rating=rating,
                 at=now,
-                study_day=profile.study_date(now),
+                profile=profile,
                 duration_ms=duration_ms,
                 before=before,
                 after=after,

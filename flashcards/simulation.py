@@ -65,7 +65,7 @@ def simulate(user, cards, profile, *, end, days, answers, seed=0):
                     card,
                     rating=rating,
                     at=now,
-                    study_day=profile.study_date(now),
+                    profile=profile,
                     duration_ms=duration_ms,
                     before=before,
                     after=after,

@@ -5,11 +5,9 @@ from datetime import timedelta
 from django.db.models import (
     Avg,
     Count,
-    Exists,
     F,
     FloatField,
     Func,
-    OuterRef,
     Q,
     Sum,
     Value,
@@ -17,7 +15,6 @@ from django.db.models import (
 from django.db.models.functions import Floor, Greatest, Power
 
 from flashcards import scheduling
-from flashcards.models import Review
 
 MATURE_DAYS = 21
 HEATMAP_DAYS = 365
@@ -117,20 +114,12 @@ def forecast(memories, profile, now, days=FORECAST_DAYS):
 
 def true_retention(reviews, today_date, periods=RETENTION_PERIODS):
     """Share of passed first answers of the day on review cards, young and mature, per period."""
-    # A card's answers are numbered in time order, so "an earlier answer that day" is a lookup
-    # in the (user, card, number) index rather than a scan of the learner's history.
-    earlier_same_day = Review.objects.filter(
-        user=OuterRef("user"),
-        card=OuterRef("card"),
-        number__lt=OuterRef("number"),
-        study_day=OuterRef("study_day"),
-    )
     first_reviews = (
         reviews.filter(
             state_before=scheduling.REVIEW,
             study_day__gt=today_date - timedelta(days=max(periods)),
         )
-        .exclude(Exists(earlier_same_day))
+        .filter(first_of_day=True)
         .annotate(interval=interval_seconds(F("due_before"), F("last_review_before")))
     )
     aggregates = {}

@@ -56,6 +56,10 @@ def write_review(
         rating=rating,
         reviewed_at=at,
         study_day=day,
+        # As the app records it: no earlier answer of this card on the same study day.
+        first_of_day=not Review.objects.filter(
+            user=user, card=card, study_day=day, reviewed_at__lt=at
+        ).exists(),
         duration_ms=duration_ms,
         number=Review.objects.filter(user=user, card=card).count() + 1,
         state_before=state_before,
