@@ -16,7 +16,7 @@ As srs-benchmark does, the cross-day reviews in time order are cut by a time-ser
 --splits + 1 parts; each model is trained on everything before a part and scored on that
 part's cross-day reviews, each card's memory rebuilt from its full earlier history. Scores
 are over all parts together. FSRS-6 fitted is our own pipeline, flashcards.fitting. The
-figures of the day's latest run are written to bench/results/scheduling-quality-<date>.txt.
+figures of the day's latest run go to bench/results/scheduling-quality-<csv name>-<date>.txt.
 """
 
 import argparse
@@ -64,7 +64,8 @@ def read_answers(path, rollover_hour):
     answers = []
     with open(path, newline="", encoding="utf-8") as file:
         for row in csv.DictReader(file):
-            reviewed_at = datetime.fromisoformat(row["review_time"])
+            # The Anki log's columns, or those of the app's own export (/progress/export/csv/).
+            reviewed_at = datetime.fromisoformat(row.get("review_time") or row["reviewed_at"])
             # The format says UTC; a time written without its offset is taken at its word.
             if reviewed_at.tzinfo is None:
                 reviewed_at = reviewed_at.replace(tzinfo=UTC)
@@ -74,7 +75,12 @@ def read_answers(path, rollover_hour):
             else:
                 day = (reviewed_at - timedelta(hours=rollover_hour)).date()
             answers.append(
-                fitting.Answer(int(row["card_id"]), reviewed_at, day, int(row["review_rating"]))
+                fitting.Answer(
+                    int(row["card_id"]),
+                    reviewed_at,
+                    day,
+                    int(row.get("review_rating") or row["rating"]),
+                )
             )
     return answers
 
@@ -240,7 +246,7 @@ def main():
     text = "\n".join(lines) + "\n"
     print(text, end="")
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"scheduling-quality-{datetime.now(UTC):%Y-%m-%d}.txt"
+    out = RESULTS / f"scheduling-quality-{args.csv.stem}-{datetime.now(UTC):%Y-%m-%d}.txt"
     out.write_text(text, encoding="utf-8")
     print(f"written to {out.relative_to(REPO)}")
 
