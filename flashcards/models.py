@@ -231,14 +231,6 @@ def profile_for(user):
         return profile
 
 
-class MemoryQuerySet(models.QuerySet):
-    def learning(self):
-        return self.filter(state__in=[scheduling.LEARNING, scheduling.RELEARNING])
-
-    def in_review(self):
-        return self.filter(state=scheduling.REVIEW)
-
-
 class Memory(models.Model):
     """What the scheduler knows of one learner's memory of one card; absent for a new card."""
 
@@ -255,8 +247,6 @@ class Memory(models.Model):
     last_review = models.DateTimeField(null=True, blank=True)
     reps = models.PositiveIntegerField(default=0)
     lapses = models.PositiveIntegerField(default=0)
-
-    objects = MemoryQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "memories"
