@@ -97,6 +97,8 @@ CLIENTS = 8
 CONCURRENCY = (1, CLIENTS)
 INSPECTED = "learner-0999"
 PROFILED = "learner-0998"
+BREAKDOWN = "learner-0997"
+BREAKDOWN_ANSWERS = 40
 BYTES_CLIENT = "learner-0009"
 DASHBOARD_RENDERS = 7
 PROFILED_ANSWERS = 50
@@ -113,6 +115,7 @@ RATING_WEIGHTS = (0.08, 0.12, 0.7, 0.1)
 FIRST_STABILITY = {1: 0.2, 2: 1.2, 3: 3.2, 4: 15.7}
 EPOCH = datetime(1970, 1, 1)
 DAY = 86400.0
+HTMX = {"HX-Request": "true"}
 TRANSACTION_STATEMENTS = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 FIRST_VISIT = ("study page HTML", "stylesheet", "script")
 ENDPOINTS = ("bare view", "study page", "reveal page", "answer step")
@@ -144,6 +147,7 @@ REVIEW_COLUMNS = (
     "deck_id",
     "rating",
     "study_day",
+    "first_of_day",
     "duration_ms",
     "number",
     "state_before",
@@ -340,20 +344,20 @@ def history(plan, now, rng, vendor):
         last = max(last, now - 360 * DAY)
         first = max(now - 365 * DAY, last - count * rng.uniform(3, 30) * DAY)
         times = sorted(rng.uniform(first, last) for _ in range(count - 1)) + [last]
-        due_before, last_before = None, None
+        due_before, last_before, previous_day = None, None, None
         for number, (moment, link) in enumerate(zip(times, chain, strict=True), start=1):
             rating, before, s_before, d_before, lapses_before, after, s_after, d_after, gap = link
-            due_after = moment + gap
+            due_after, day = moment + gap, study_day(moment)
             reviews.append(
                 (
                     stamp(moment), user_id, card_id, deck_id, rating,
-                    study_day(moment), rng.randint(1500, 20000), number,
+                    day, day != previous_day, rng.randint(1500, 20000), number,
                     before, step_of(before), s_before, d_before,
                     stamp(due_before), stamp(last_before), lapses_before,
                     after, step_of(after), s_after, d_after, stamp(due_after),
                 )
             )  # fmt: skip
-            due_before, last_before = due_after, moment
+            due_before, last_before, previous_day = due_after, moment, day
         memories.append(
             (user_id, card_id, deck_id, state, step_of(state), stability, difficulty,
              stamp(due_before), stamp(last_before), count, lapses)
@@ -537,6 +541,7 @@ def inspect(job):
             for label in (answer_review, answer_new)
         },
     }
+    output["breakdown"] = breakdown(job["studied"])
     if job["profile"]:
         output["profiles"] = profile(job, dashboard, studied)
     return output
@@ -544,8 +549,6 @@ def inspect(job):
 
 def profile(job, dashboard, studied):
     """pyinstrument profiles of /progress/ for "heavy" and of answers; return the file names."""
-    from django.contrib.auth import get_user_model
-    from django.test import Client
     from pyinstrument import Profiler
 
     written = []
@@ -555,31 +558,120 @@ def profile(job, dashboard, studied):
             dashboard.get("/progress/")
     written.append(write_profile(job, "progress", profiler))
 
-    learner = get_user_model().objects.get(username=PROFILED)
-    client = Client()
-    client.force_login(learner)
-    slugs = [*job["studied"][PROFILED], *all_slugs()]
-    fragment, deck = None, 0
-    client.get(f"/decks/{slugs[0]}/study/", headers={"HX-Request": "true"})
+    learner = InProcessLearner(PROFILED, job["studied"][PROFILED])
+    learner.next_form()
     profiler = Profiler(interval=0.0002)
     with profiler:
         for _ in range(PROFILED_ANSWERS):
-            for _ in range(len(slugs)):
-                if fragment is None:
-                    path = f"/decks/{slugs[deck]}/study/"
-                    fragment = client.get(path, headers={"HX-Request": "true"}).content.decode()
-                fields = dict(HIDDEN_FIELD.findall(fragment))
-                if "card" in fields:
-                    break
-                deck, fragment = deck + 1, None
-            response = client.post(
-                f"/decks/{slugs[deck]}/study/answer/",
-                {**fields, "rating": 3},
-                headers={"HX-Request": "true"},
-            )
-            fragment = response.content.decode()
+            learner.answer(*learner.next_form())
     written.append(write_profile(job, "answer", profiler))
     return written
+
+
+class InProcessLearner:
+    """A learner answering through django.test.Client as the HTMX page does."""
+
+    def __init__(self, username, studied):
+        from django.contrib.auth import get_user_model
+        from django.test import Client
+
+        self.client = Client()
+        self.client.force_login(get_user_model().objects.get(username=username))
+        self.slugs = [*studied, *other_slugs(studied)]
+        self.deck, self.fragment = 0, None
+
+    def next_form(self):
+        """The path and fields of the next answer, fetching a fragment when none is at hand."""
+        for _ in range(len(self.slugs)):
+            slug = self.slugs[self.deck % len(self.slugs)]
+            if self.fragment is None:
+                response = self.client.get(f"/decks/{slug}/study/", headers=HTMX)
+                self.fragment = response.content.decode()
+            fields = dict(HIDDEN_FIELD.findall(self.fragment))
+            if "card" in fields:
+                return f"/decks/{slug}/study/answer/", {**fields, "rating": 3}
+            self.deck, self.fragment = self.deck + 1, None
+        raise RuntimeError("nothing left to answer in any deck")
+
+    def answer(self, path, form):
+        self.fragment = self.client.post(path, form, headers=HTMX).content.decode()
+
+
+def breakdown(studied):
+    """Where an answer's time goes in process: medians over answers of the whole request, of
+    SQL execution and commits, and of the app's functions (each including what it calls)."""
+    from django.db import connections
+
+    import flashcards.templatetags.flashcards as filters
+    from flashcards import models, scheduling
+    from flashcards.views import study
+
+    spent = Counter()
+    connection = connections["default"]
+
+    def timed(label, function):
+        def wrapper(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[label] += time.perf_counter() - started
+
+        return wrapper
+
+    def timed_execute(execute, sql, params, many, context):
+        return timed("SQL statements (execution)", execute)(sql, params, many, context)
+
+    targets = [
+        (models, "study_queue", "models.study_queue()"),
+        (models.StudyQueue, "next_card", "StudyQueue.next_card()"),
+        (study, "render_study", "views.study.render_study() (template)"),
+        (filters, "render_markdown", "rendering.render_markdown() (front, back)"),
+        (scheduling, "review", "scheduling.review() (1 answer + 4 previews)"),
+        (connection, "_commit", "COMMIT"),
+    ]
+    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in targets]
+    for owner, name, label in targets:
+        setattr(owner, name, timed(label, getattr(owner, name)))
+    learner = InProcessLearner(BREAKDOWN, studied[BREAKDOWN])
+    samples = {"answer step": [], "bare view": []}
+    # gunicorn serves SQLite with CONN_MAX_AGE = 0: a connection opened and closed per request.
+    reopened = "answer step, connection per request" if connection.vendor == "sqlite" else None
+    if reopened:
+        samples[reopened] = []
+    try:
+        with connection.execute_wrapper(timed_execute):
+            for _ in range(BREAKDOWN_ANSWERS):
+                request = learner.next_form()
+                spent.clear()
+                started = time.perf_counter()
+                learner.answer(*request)
+                samples["answer step"].append({"total": time.perf_counter() - started, **spent})
+            for _ in range(BREAKDOWN_ANSWERS):
+                spent.clear()
+                started = time.perf_counter()
+                learner.client.get("/bench/bare/")
+                samples["bare view"].append({"total": time.perf_counter() - started, **spent})
+            for _ in range(BREAKDOWN_ANSWERS if reopened else 0):
+                request = learner.next_form()
+                connection.close()
+                spent.clear()
+                started = time.perf_counter()
+                learner.answer(*request)
+                timed("connection close", connection.close)()
+                samples[reopened].append({"total": time.perf_counter() - started, **spent})
+    finally:
+        for owner, name, original in originals:
+            setattr(owner, name, original)
+    labels = ["total", "SQL statements (execution)", *(label for _, _, label in targets)]
+    labels += ["connection close"] if reopened else []
+    return {
+        name: {
+            label: statistics.median(sample.get(label, 0.0) for sample in rows) * 1000
+            for label in labels
+        }
+        for name, rows in samples.items()
+    }
 
 
 def write_profile(job, name, profiler):
@@ -1120,7 +1212,7 @@ def run_database(database, args, date):
             }
             inspected = child_step(snapshot, env, "inspect", job, tmp / "inspect.json")
             sections += inspect_sections(inspected)
-            print(*sections[-4:], sep="\n\n", flush=True)
+            print(*sections[-5:], sep="\n\n", flush=True)
 
             redis_version = redis_available() if "redis" in args.caches else None
             settings, wire, notes = [], None, []
@@ -1146,7 +1238,9 @@ def run_database(database, args, date):
             server = database_version(database)
             if redis_version:
                 server += f", Redis {redis_version}"
-            setting = machine(server, commit)
+            setting = machine(server, commit).replace(
+                "working tree of HEAD", "committed tree, HEAD"
+            )
         finally:
             if database == "postgres":
                 recreate_postgres_database(create=False)
@@ -1216,6 +1310,16 @@ def inspect_sections(inspected):
             flag = "  << FULL SCAN OF flashcards_review" if item["full_scans_of_review"] else ""
             plans.append(f"    {n}. [{item['ms']:.1f} ms] {item['sql']}{flag}")
             plans += [f"         {line}" for line in item["plan"]]
+    breakdown_rows = [
+        (label, *(f"{inspected['breakdown'][name][label]:.2f}" for name in inspected["breakdown"]))
+        for label in inspected["breakdown"]["answer step"]
+    ]
+    breakdown_text = (
+        f"Where the time goes, in process (django.test.Client; the connection is kept open unless "
+        f"said), median "
+        f"ms of {BREAKDOWN_ANSWERS} requests; functions include what they call, SQL included\n"
+        + table(("part", *inspected["breakdown"]), breakdown_rows)
+    )
     profiles = inspected.get("profiles")
     if profiles:
         dashboard_text += "\npyinstrument profiles written: " + ", ".join(profiles)
@@ -1223,6 +1327,7 @@ def inspect_sections(inspected):
         "SQL statements per request (BEGIN/COMMIT/SAVEPOINT counted apart, not in "
         "'SQL statements')\n" + queries,
         "\n".join(statements),
+        breakdown_text,
         dashboard_text,
         "\n".join(plans),
     ]
