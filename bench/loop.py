@@ -724,7 +724,7 @@ def explain(connection, queries):
                     line.strip() for line in lines if "Seq Scan on flashcards_review" in line
                 ]
             indexed = any(
-                re.search(r"USING (COVERING |INTEGER PRIMARY KEY|PRIMARY KEY )?INDEX", line)
+                re.search(r"USING (COVERING )?INDEX|USING (INTEGER )?PRIMARY KEY", line)
                 or re.search(r"Index (Only )?Scan|Bitmap Index Scan", line)
                 for line in lines
             )
