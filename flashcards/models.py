@@ -379,7 +379,14 @@ class Review(models.Model):
 
 
 class AnswerRefused(Exception):
-    """An answer that cannot be recorded; the message is shown to the learner."""
+    """An answer that cannot be recorded; the message is shown to the learner.
+
+    `status` is 400 for a request that could never be right, 409 for one the state refuses.
+    """
+
+    def __init__(self, message, status=409):
+        super().__init__(message)
+        self.status = status
 
 
 LEARNING_STATES = (scheduling.LEARNING, scheduling.RELEARNING)
@@ -586,7 +593,7 @@ def answer_card(user, slug, card_id, rating, *, expected_reps, now, duration_ms,
         if card is None or not card.deck.visible_to(user):
             if not Deck.objects.visible_to(user).filter(slug=slug).exists():
                 raise Deck.DoesNotExist
-            raise AnswerRefused("That card is not in this deck. Here is the next one.")
+            raise AnswerRefused("That card is not in this deck. Here is the next one.", 400)
         return card, memory
 
     return _record(user, locked, rating, expected_reps, now, duration_ms, profile)
@@ -594,7 +601,7 @@ def answer_card(user, slug, card_id, rating, *, expected_reps, now, duration_ms,
 
 def _record(user, locked, rating, expected_reps, now, duration_ms, profile):
     if rating not in scheduling.RATINGS:
-        raise AnswerRefused("Choose Again, Hard, Good or Easy (1-4).")
+        raise AnswerRefused("Choose Again, Hard, Good or Easy (1-4).", 400)
     card = None
     try:
         with transaction.atomic():

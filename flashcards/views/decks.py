@@ -9,16 +9,15 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap, retarget
 
 from flashcards import imports
 from flashcards.forms import CardForm, DeckForm, ImportForm
-from flashcards.models import Card, Deck, Memory, PendingImport, Review, profile_for, study_queue
+from flashcards.models import Card, Deck, Memory, PendingImport, Review
 from flashcards.views.access import get_deck_for_editor, get_deck_for_user
-from flashcards.views.study import available_card, render_study, study_context
+from flashcards.views.study import available_card, queue_for, render_study, study_context
 
 PREVIEW_ROWS = 10
 
@@ -155,7 +154,7 @@ def card_edit(request, card_id):
 
 
 def _study_on_card(request, deck, card, message=""):
-    queue = study_queue(request.user, deck, timezone.now(), profile_for(request.user))
+    queue = queue_for(request, deck)
     shown, memory = available_card(deck, queue, card.pk)
     context = study_context(request, deck, queue, card=shown, memory=memory, message=message)
     return render_study(request, context)

@@ -100,7 +100,7 @@ def render_study(request, context, status=200):
     return render(request, template, context, status=status)
 
 
-def _queue(request, deck):
+def queue_for(request, deck):
     return study_queue(request.user, deck, timezone.now(), profile_for(request.user))
 
 
@@ -120,7 +120,7 @@ def available_card(deck, queue, card_id):
 @vary_on_headers("HX-Request")
 def study(request, slug):
     deck = get_deck_for_user(request.user, slug)
-    queue = _queue(request, deck)
+    queue = queue_for(request, deck)
     card, memory = None, None
     if request.GET.get("card", "").isdigit():
         card, memory = available_card(deck, queue, int(request.GET["card"]))
@@ -132,7 +132,7 @@ def study(request, slug):
 @vary_on_headers("HX-Request")
 def reveal(request, slug, card_id):
     deck = get_deck_for_user(request.user, slug)
-    queue = _queue(request, deck)
+    queue = queue_for(request, deck)
     card, memory = available_card(deck, queue, card_id)
     if card is None:
         context = study_context(
@@ -157,7 +157,7 @@ def answer(request, slug):
     message, status, answered = "", 200, None
     try:
         if card_id is None or rating not in scheduling.RATINGS or reps is None:
-            raise AnswerRefused("Choose Again, Hard, Good or Easy (keys 1 to 4).")
+            raise AnswerRefused("Choose Again, Hard, Good or Easy (keys 1 to 4).", 400)
         answered = answer_card(
             request.user,
             slug,
@@ -171,8 +171,7 @@ def answer(request, slug):
     except Deck.DoesNotExist as missing:
         raise Http404("No such deck.") from missing
     except AnswerRefused as refusal:
-        message = str(refusal)
-        status = 400 if "Choose" in message or "not in this deck" in message else 409
+        message, status = str(refusal), refusal.status
     if not request.htmx and status == 200:
         return redirect("flashcards:study", slug=slug)
     if answered is not None and answered.queue is not None:
@@ -190,7 +189,7 @@ def answer(request, slug):
 @vary_on_headers("HX-Request")
 def undo(request, slug):
     deck = get_deck_for_user(request.user, slug)
-    queue = _queue(request, deck)
+    queue = queue_for(request, deck)
     review_id = int_field(request.POST, "review")
     day_start, _ = queue.profile.study_day(queue.now)
     try:
@@ -201,7 +200,7 @@ def undo(request, slug):
     if not request.htmx:
         messages.info(request, UNDONE)
         return redirect(f"{reverse('flashcards:study', args=[deck.slug])}?card={review.card_id}")
-    queue = _queue(request, deck)
+    queue = queue_for(request, deck)
     card, memory = available_card(deck, queue, review.card_id)
     context = study_context(request, deck, queue, card=card, memory=memory)
     context["message"] = UNDONE
