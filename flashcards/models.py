@@ -11,20 +11,20 @@ from django.db.models import (
     Avg,
     Case,
     Count,
-    Exists,
     F,
     FloatField,
     OuterRef,
     Q,
     Subquery,
-    Value,
     When,
 )
 from django.db.models.functions import Cast, Coalesce
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.utils.text import slugify
 
 from flashcards import scheduling
+from flashcards.rendering import render_markdown
 
 DAY_ROLLOVER_HOUR = 4
 # Deck slugs that would shadow a URL of their own (/decks/new/).
@@ -124,6 +124,10 @@ class Card(models.Model):
     back = models.TextField(help_text="Markdown.")
     position = models.PositiveIntegerField(default=0, help_text="Order of new cards in the deck.")
     tags = models.CharField(max_length=500, blank=True, help_text="Separated by spaces.")
+    # The sanitised HTML of front and back, rendered when the card is saved: the study loop
+    # shows a card far more often than anyone edits it. Empty until then (loaddata saves raw).
+    front_html = models.TextField(blank=True, editable=False)
+    back_html = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -133,6 +137,21 @@ class Card(models.Model):
 
     def __str__(self):
         return self.front[:80]
+
+    def save(self, *args, **kwargs):
+        self.front_html = render_markdown(self.front)
+        self.back_html = render_markdown(self.back)
+        if (fields := kwargs.get("update_fields")) is not None and {"front", "back"} & set(fields):
+            kwargs["update_fields"] = {*fields, "front_html", "back_html"}
+        super().save(*args, **kwargs)
+
+    @property
+    def front_rendered(self):
+        return mark_safe(self.front_html or render_markdown(self.front))  # noqa: S308 - nh3
+
+    @property
+    def back_rendered(self):
+        return mark_safe(self.back_html or render_markdown(self.back))  # noqa: S308 - nh3
 
     def reset_progress(self, now):
         """Every learner starts this card anew; their history of it is kept."""
@@ -392,6 +411,66 @@ class AnswerRefused(Exception):
 LEARNING_STATES = (scheduling.LEARNING, scheduling.RELEARNING)
 
 
+def select_list(model, alias):
+    """The columns of a model's fields, for a hand-written SELECT read back by instances()."""
+    quote = connection.ops.quote_name
+    return ", ".join(f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields)
+
+
+def instances(row, *models):
+    """Model instances from a row of select_list() columns, one model after another; None for
+    a model whose primary key is NULL (the missing side of a LEFT JOIN)."""
+    found, start = [], 0
+    for model in models:
+        fields = model._meta.concrete_fields
+        values = row[start : start + len(fields)]
+        start += len(fields)
+        if values[fields.index(model._meta.pk)] is None:
+            found.append(None)
+            continue
+        values = [
+            _convert(model, field, value) for field, value in zip(fields, values, strict=True)
+        ]
+        found.append(model.from_db(connection.alias, None, values))
+    return found
+
+
+_converters = {}
+
+
+def _convert(model, field, value):
+    """The value as the ORM would have read it (SQLite returns datetimes as text, for one)."""
+    key = (connection.vendor, field)
+    if key not in _converters:
+        column = field.get_col(model._meta.db_table)
+        _converters[key] = (
+            column,
+            connection.ops.get_db_converters(column) + field.get_db_converters(connection),
+        )
+    column, converters = _converters[key]
+    for converter in converters:
+        value = converter(value, column, connection)
+    return value
+
+
+def insert(instance):
+    """INSERT one instance and set its primary key: what save(force_insert=True) does, without
+    building the statement anew on every answer."""
+    model = instance._meta
+    fields = [field for field in model.concrete_fields if not field.primary_key]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {model.db_table} ({columns}) VALUES ({placeholders}) RETURNING id"
+    params = [
+        field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        instance.pk = cursor.fetchone()[0]
+    instance._state.adding, instance._state.db = False, connection.alias
+    return instance
+
+
 def study_queue(user, deck, now, profile):
     """What the learner has left to study in the deck now: one query for every count.
 
@@ -493,44 +572,52 @@ class StudyQueue:
         )
 
     def next_card(self):
-        """The next card to show and the learner's memory of it (None for a new card).
+        """The next card to show and the learner's memory of it (None for a card never seen).
 
         Learning cards that are due come first, then reviews, then new cards; when nothing else
-        is left, a learning card due within LEARN_AHEAD is shown early, as Anki does.
+        is left, a learning card due within LEARN_AHEAD is shown early, as Anki does. One
+        statement: each kind of card is the first of its own index range, and the best kind wins.
         """
-        mine = Memory.objects.filter(user=self.user, deck=self.deck)
-        due_now = Q(state__in=LEARNING_STATES, due__lte=self.now)
-        soon = Q(state__in=LEARNING_STATES, due__lte=self.now + LEARN_AHEAD)
-        review = Q(state=scheduling.REVIEW, due__lt=self.day_end)
-        wanted = due_now | soon | (review if self.reviews_left else Q(pk__in=[]))
-        memory = (
-            mine.filter(wanted)
-            .annotate(
-                priority=Case(
-                    When(due_now, then=Value(1)),
-                    When(review, then=Value(2)),
-                    default=Value(4),
-                )
+        adapt = connection.ops.adapt_datetimefield_value
+        card, memory = Card._meta.db_table, Memory._meta.db_table
+        mine = f"FROM {memory} WHERE user_id = %s AND deck_id = %s"
+        who = [self.user.pk, self.deck.pk]
+        kinds = [
+            f"""SELECT card_id, CASE WHEN due <= %s THEN 1 ELSE 4 END AS priority {mine}
+            AND state IN {LEARNING_STATES} AND due <= %s ORDER BY due, id LIMIT 1"""
+        ]
+        params = [adapt(self.now), *who, adapt(self.now + LEARN_AHEAD)]
+        if self.reviews_left:
+            kinds.append(
+                f"""SELECT card_id, 2 AS priority {mine} AND state = {scheduling.REVIEW}
+                AND due < %s ORDER BY due, id LIMIT 1"""
             )
-            .select_related("card")
-            .order_by("priority", "due", "id")
-            .first()
-        )
-        if memory is not None and memory.priority < 4:
-            return memory.card, memory
+            params += [*who, adapt(self.day_end)]
         if self.new_left:
-            new = (
-                self.deck.cards.exclude(
-                    Exists(mine.filter(card=OuterRef("pk")).exclude(state=scheduling.NEW))
-                )
-                .order_by("position", "id")
-                .first()
+            kinds.append(
+                f"""SELECT id AS card_id, 3 AS priority FROM {card} WHERE deck_id = %s
+                AND NOT EXISTS (SELECT 1 FROM {memory} seen WHERE seen.card_id = {card}.id
+                    AND seen.user_id = %s AND seen.state <> {scheduling.NEW})
+                ORDER BY position, id LIMIT 1"""
             )
-            if new is not None:
-                return new, None
+            params += [self.deck.pk, self.user.pk]
+        candidates = " UNION ALL ".join(
+            f"SELECT * FROM ({sql}) AS kind{n}" for n, sql in enumerate(kinds)
+        )
+        sql = f"""SELECT {select_list(Card, "c")}, {select_list(Memory, "m")}
+            FROM ({candidates}) AS pick JOIN {card} c ON c.id = pick.card_id
+            LEFT JOIN {memory} m ON m.card_id = c.id AND m.user_id = %s
+            ORDER BY pick.priority LIMIT 1"""
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, self.user.pk])
+            row = cursor.fetchone()
+        if row is None:
+            return None, None
+        card, memory = instances(row, Card, Memory)
+        card.deck = self.deck
         if memory is not None:
-            return memory.card, memory
-        return None, None
+            memory.card = card
+        return card, memory
 
     def is_available(self, card, memory):
         """Whether this card may be answered now."""
@@ -563,49 +650,61 @@ def record_answer(user, card, rating, *, expected_reps, now, duration_ms, profil
     answer returns the review already recorded with created=False; any other mismatch is stale.
     """
 
-    def locked():
-        return card, Memory.objects.select_for_update().filter(user=user, card=card).first()
+    def read():
+        return card, Memory.objects.filter(user=user, card=card).first()
 
-    answered = _record(user, locked, rating, expected_reps, now, duration_ms, profile)
+    answered = _record(user, read, rating, expected_reps, now, duration_ms, profile)
     return answered.review, answered.created
 
 
 def answer_card(user, slug, card_id, rating, *, expected_reps, now, duration_ms, profile):
     """Record an answer to a card, by id, of the deck with this slug; return an Answered.
 
-    The learner's memory of the card is read and locked with the card and its deck in one
-    query. Raises Deck.DoesNotExist for a deck the learner may not see, AnswerRefused for a
-    card that is not in it.
+    Raises Deck.DoesNotExist for a deck the learner may not see, AnswerRefused for a card that
+    is not in it.
     """
 
-    def locked():
-        memory = (
-            Memory.objects.select_for_update(of=("self",))
-            .select_related("card__deck")
-            .filter(user=user, card_id=card_id, card__deck__slug=slug)
-            .first()
-        )
-        card = (
-            memory.card
-            if memory
-            else (Card.objects.select_related("deck").filter(pk=card_id, deck__slug=slug).first())
-        )
+    def read():
+        card, memory = card_in_deck(user, card_id, slug)
         if card is None or not card.deck.visible_to(user):
             if not Deck.objects.visible_to(user).filter(slug=slug).exists():
                 raise Deck.DoesNotExist
             raise AnswerRefused("That card is not in this deck. Here is the next one.", 400)
         return card, memory
 
-    return _record(user, locked, rating, expected_reps, now, duration_ms, profile)
+    return _record(user, read, rating, expected_reps, now, duration_ms, profile)
 
 
-def _record(user, locked, rating, expected_reps, now, duration_ms, profile):
+def card_in_deck(user, card_id, slug):
+    """The card with this id in the deck with this slug, its deck, and the learner's memory of
+    it (None if never seen), in one query; (None, None) if there is no such card."""
+    card, deck, memory = Card._meta.db_table, Deck._meta.db_table, Memory._meta.db_table
+    sql = f"""SELECT {select_list(Card, "c")}, {select_list(Deck, "d")}, {select_list(Memory, "m")}
+        FROM {card} c JOIN {deck} d ON d.id = c.deck_id
+        LEFT JOIN {memory} m ON m.card_id = c.id AND m.user_id = %s
+        WHERE c.id = %s AND d.slug = %s"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user.pk, card_id, slug])
+        row = cursor.fetchone()
+    if row is None:
+        return None, None
+    card, deck, memory = instances(row, Card, Deck, Memory)
+    card.deck = deck
+    if memory is not None:
+        memory.card = card
+    return card, memory
+
+
+def _record(user, read, rating, expected_reps, now, duration_ms, profile):
+    """Record an answer. `read()` returns the card and the learner's memory of it, unlocked:
+    the write of the memory checks that its review count is still the one read, and two
+    answers numbered alike cannot both be stored, so a concurrent answer is refused at write."""
     if rating not in scheduling.RATINGS:
         raise AnswerRefused("Choose Again, Hard, Good or Easy (1-4).", 400)
     card = None
     try:
         with transaction.atomic():
-            card, memory = locked()
+            card, memory = read()
             reps = memory.reps if memory else 0
             if reps != expected_reps:
                 return Answered(_already_recorded(user, card, rating, expected_reps), False, card)
@@ -622,8 +721,11 @@ def _record(user, locked, rating, expected_reps, now, duration_ms, profile):
             )
             if memory is None:
                 memory = Memory(user=user, card=card, deck_id=card.deck_id)
-            memory.set_from(after)
-            memory.save()
+                memory.set_from(after)
+                insert(memory)
+            elif not _update_memory(memory, after, reps):
+                # Another request answered this card between our read and our write.
+                return Answered(_already_recorded(user, card, rating, expected_reps), False, card)
             review = Review.from_answer(
                 user,
                 card,
@@ -634,11 +736,26 @@ def _record(user, locked, rating, expected_reps, now, duration_ms, profile):
                 before=before,
                 after=after,
             )
-            review.save(force_insert=True)
+            insert(review)
             return Answered(review, True, card, queue.after_answer(before, after))
     except IntegrityError:
         # Another request recorded this very answer between our read and our write.
         return Answered(_already_recorded(user, card, rating, expected_reps), False, card)
+
+
+def _update_memory(memory, after, reps):
+    """Write the memory after an answer if its review count is still `reps`; whether it was."""
+    names = list(scheduling.Memory.__dataclass_fields__)
+    fields = [Memory._meta.get_field(name) for name in names]
+    assignments = ", ".join(f"{connection.ops.quote_name(field.column)} = %s" for field in fields)
+    params = [field.get_db_prep_save(getattr(after, field.name), connection) for field in fields]
+    sql = f"UPDATE {Memory._meta.db_table} SET {assignments} WHERE id = %s AND reps = %s"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, memory.pk, reps])
+        if cursor.rowcount != 1:
+            return False
+    memory.set_from(after)
+    return True
 
 
 def _already_recorded(user, card, rating, expected_reps):

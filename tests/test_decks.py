@@ -882,11 +882,13 @@ def test_the_admin_reset_makes_a_reviewed_card_new_and_keeps_its_history(learner
 
         queue = study_queue(learner, deck, later, profile_for(learner))
         assert queue.counts() == {"new": 3, "learning": 0, "due": 0}
-        assert queue.next_card() == (card, None)
+        # The reset card is new again, and the page asks for its kept review count.
+        assert queue.next_card() == (card, memory)
         client = logged_in(learner)
         page = client.get(study_url(deck))
         assert page.context["card"] == card
         assert page.context["counts"]["new"] == 3
+        assert '<input type="hidden" name="reps" value="2">' in page.text
 
         response = answer(client, deck, card, scheduling.GOOD, reps=2)
 

@@ -3,13 +3,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db.models import ProtectedError
 
-from flashcards import scheduling
+from flashcards import models, scheduling
 from flashcards.models import (
     AnswerRefused,
+    Card,
     Deck,
     Memory,
     Profile,
     Review,
+    answer_card,
     profile_for,
     record_answer,
     study_queue,
@@ -257,3 +259,105 @@ def test_deck_slugs_are_made_unique(db):
     first = make_deck("Spanish", cards=0)
     second = make_deck("Spanish", cards=0)
     assert (first.slug, second.slug) == ("spanish", "spanish-2")
+
+
+# An answer racing another one on the same card, from a second tab or a retried request: the
+# memory is read without a lock, and the write refuses a review count that moved meanwhile.
+
+
+def answer_racing(user, deck, card, rating, now, stale_read, monkeypatch):
+    """Answer as a request whose read of the card happened before another answer landed."""
+    monkeypatch.setattr(models, "card_in_deck", lambda *args: stale_read)
+    return answer_card(
+        user,
+        deck.slug,
+        card.pk,
+        rating,
+        expected_reps=stale_read[1].reps if stale_read[1] else 0,
+        now=now,
+        duration_ms=1500,
+        profile=profile_for(user),
+    )
+
+
+def test_an_answer_that_lost_the_race_to_a_different_one_is_refused(learner, deck, monkeypatch):
+    card = deck.cards.get(position=1)
+    answer(learner, card, scheduling.GOOD, NOON)
+    later = NOON + timedelta(minutes=10)
+    stale_read = models.card_in_deck(learner, card.pk, deck.slug)
+    answer(learner, card, scheduling.AGAIN, later)
+    winner = Memory.objects.get(user=learner, card=card).as_scheduling()
+
+    with pytest.raises(AnswerRefused, match="already answered"):
+        answer_racing(learner, deck, card, scheduling.EASY, later, stale_read, monkeypatch)
+
+    assert Memory.objects.get(user=learner, card=card).as_scheduling() == winner
+    assert list(Review.objects.order_by("number").values_list("rating", flat=True)) == [3, 1]
+
+
+def test_the_same_answer_racing_itself_is_recorded_once(learner, deck, monkeypatch):
+    card = deck.cards.get(position=1)
+    answer(learner, card, scheduling.GOOD, NOON)
+    later = NOON + timedelta(minutes=10)
+    stale_read = models.card_in_deck(learner, card.pk, deck.slug)
+    first, _ = answer(learner, card, scheduling.GOOD, later)
+
+    again = answer_racing(learner, deck, card, scheduling.GOOD, later, stale_read, monkeypatch)
+
+    assert not again.created and again.review == first
+    assert Review.objects.filter(user=learner, card=card).count() == 2
+    assert Memory.objects.get(user=learner, card=card).reps == 2
+
+
+def test_a_first_answer_racing_another_first_answer_is_recorded_once(learner, deck, monkeypatch):
+    card = deck.cards.get(position=1)
+    stale_read = models.card_in_deck(learner, card.pk, deck.slug)
+    assert stale_read == (card, None)
+    first, _ = answer(learner, card, scheduling.GOOD, NOON)
+
+    again = answer_racing(learner, deck, card, scheduling.GOOD, NOON, stale_read, monkeypatch)
+
+    assert not again.created and again.review == first
+    with pytest.raises(AnswerRefused, match="already answered"):
+        answer_racing(learner, deck, card, scheduling.AGAIN, NOON, stale_read, monkeypatch)
+    assert Memory.objects.get(user=learner, card=card).reps == 1
+    assert Review.objects.filter(user=learner, card=card).count() == 1
+
+
+def test_the_card_read_carries_its_deck_and_the_learners_memory_only(learner, deck):
+    card = deck.cards.get(position=1)
+    other = make_user()
+    answer(other, card, scheduling.GOOD, NOON)
+    assert models.card_in_deck(learner, card.pk, deck.slug) == (card, None)
+    answer(learner, card, scheduling.EASY, NOON)
+
+    read_card, memory = models.card_in_deck(learner, card.pk, deck.slug)
+
+    assert memory == Memory.objects.get(user=learner, card=card)
+    assert memory.due == Memory.objects.get(pk=memory.pk).due and memory.due.tzinfo is not None
+    assert read_card.deck == deck and read_card.deck.slug == deck.slug
+    assert models.card_in_deck(learner, card.pk, "another-deck") == (None, None)
+
+
+# Each card's HTML is rendered when it is saved, so the study loop only reads it.
+
+
+def test_saving_a_card_renders_its_markdown(deck):
+    card = deck.cards.get(position=1)
+    card.front, card.back = "What is **2 + 2**?", "$x^2$"
+    card.save(update_fields=["front", "back"])
+    card.refresh_from_db()
+    assert card.front_html == "<p>What is <strong>2 + 2</strong>?</p>\n"
+    assert "<math" in card.back_html
+    assert card.front_rendered == card.front_html
+
+
+def test_a_card_stored_without_its_html_is_rendered_when_shown(deck):
+    card = deck.cards.get(position=1)
+    # As loaddata stores a fixture's cards: the text only.
+    Card.objects.filter(pk=card.pk).update(
+        front="*Loaded*", back="`code`", front_html="", back_html=""
+    )
+    card.refresh_from_db()
+    assert card.front_rendered == "<p><em>Loaded</em></p>\n"
+    assert card.back_rendered == "<p><code>code</code></p>\n"

@@ -15,9 +15,9 @@ from flashcards import scheduling
 from flashcards.models import (
     AnswerRefused,
     Deck,
-    Memory,
     Review,
     answer_card,
+    card_in_deck,
     profile_for,
     study_queue,
     undo_review,
@@ -106,11 +106,8 @@ def queue_for(request, deck):
 
 def available_card(deck, queue, card_id):
     """The card with this id in this deck if it can be studied now, with its memory."""
-    card = deck.cards.filter(pk=card_id).first()
-    if card is None:
-        return None, None
-    memory = Memory.objects.filter(user=queue.user, card=card).first()
-    if not queue.is_available(card, memory):
+    card, memory = card_in_deck(queue.user, card_id, deck.slug)
+    if card is None or not queue.is_available(card, memory):
         return None, None
     return card, memory
 
