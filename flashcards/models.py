@@ -413,8 +413,12 @@ LEARNING_STATES = (scheduling.LEARNING, scheduling.RELEARNING)
 
 def select_list(model, alias):
     """The columns of a model's fields, for a hand-written SELECT read back by instances()."""
-    quote = connection.ops.quote_name
-    return ", ".join(f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields)
+    key = (connection.vendor, model, alias)
+    if key not in _select_lists:
+        quote = connection.ops.quote_name
+        columns = (f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields)
+        _select_lists[key] = ", ".join(columns)
+    return _select_lists[key]
 
 
 def instances(row, *models):
@@ -422,35 +426,39 @@ def instances(row, *models):
     a model whose primary key is NULL (the missing side of a LEFT JOIN)."""
     found, start = [], 0
     for model in models:
-        fields = model._meta.concrete_fields
-        values = row[start : start + len(fields)]
-        start += len(fields)
-        if values[fields.index(model._meta.pk)] is None:
+        width, pk_index, conversions = _reading(model)
+        values = list(row[start : start + width])
+        start += width
+        if values[pk_index] is None:
             found.append(None)
             continue
-        values = [
-            _convert(model, field, value) for field, value in zip(fields, values, strict=True)
-        ]
+        # Only the fields whose database value differs from Python's (datetimes on SQLite,
+        # JSON) are converted, as the ORM would have done.
+        for index, column, converters in conversions:
+            for converter in converters:
+                values[index] = converter(values[index], column, connection)
         found.append(model.from_db(connection.alias, None, values))
     return found
 
 
-_converters = {}
+# Built once per model and database: building them costs more than reading a row.
+_select_lists = {}
+_readings = {}
 
 
-def _convert(model, field, value):
-    """The value as the ORM would have read it (SQLite returns datetimes as text, for one)."""
-    key = (connection.vendor, field)
-    if key not in _converters:
-        column = field.get_col(model._meta.db_table)
-        _converters[key] = (
-            column,
-            connection.ops.get_db_converters(column) + field.get_db_converters(connection),
-        )
-    column, converters = _converters[key]
-    for converter in converters:
-        value = converter(value, column, connection)
-    return value
+def _reading(model):
+    key = (connection.vendor, model)
+    if key not in _readings:
+        fields = model._meta.concrete_fields
+        conversions = []
+        for index, field in enumerate(fields):
+            column = field.get_col(model._meta.db_table)
+            converters = connection.ops.get_db_converters(column)
+            converters += field.get_db_converters(connection)
+            if converters:
+                conversions.append((index, column, converters))
+        _readings[key] = (len(fields), fields.index(model._meta.pk), conversions)
+    return _readings[key]
 
 
 def insert(instance):
