@@ -588,34 +588,34 @@ class StudyQueue:
         """
         adapt = connection.ops.adapt_datetimefield_value
         card, memory = Card._meta.db_table, Memory._meta.db_table
-        mine = f"FROM {memory} WHERE user_id = %s AND deck_id = %s"
-        who = [self.user.pk, self.deck.pk]
-        kinds = [
-            f"""SELECT card_id, CASE WHEN due <= %s THEN 1 ELSE 4 END AS priority {mine}
-            AND state IN {LEARNING_STATES} AND due <= %s ORDER BY due, id LIMIT 1"""
-        ]
-        params = [adapt(self.now), *who, adapt(self.now + LEARN_AHEAD)]
+        now = adapt(self.now)
+        mine = f"FROM {memory} WHERE user_id = %s AND deck_id = %s AND state = %s"
+        # Each kind is (card, priority, due, id): the first of its range of an index on (user,
+        # deck, state, due), so that finding it reads a row or two however long the history.
+        learning = f"""SELECT card_id, CASE WHEN due <= %s THEN 1 ELSE 4 END AS priority, due, id
+            {mine} AND due <= %s ORDER BY due, id LIMIT 1"""
+        kinds, params = [], []
+        for state in LEARNING_STATES:
+            kinds.append(learning)
+            params += [now, self.user.pk, self.deck.pk, state, adapt(self.now + LEARN_AHEAD)]
         if self.reviews_left:
-            kinds.append(
-                f"""SELECT card_id, 2 AS priority {mine} AND state = {scheduling.REVIEW}
-                AND due < %s ORDER BY due, id LIMIT 1"""
-            )
-            params += [*who, adapt(self.day_end)]
+            kinds.append(f"SELECT card_id, 2, due, id {mine} AND due < %s ORDER BY due, id LIMIT 1")
+            params += [self.user.pk, self.deck.pk, scheduling.REVIEW, adapt(self.day_end)]
         if self.new_left:
             kinds.append(
-                f"""SELECT id AS card_id, 3 AS priority FROM {card} WHERE deck_id = %s
+                f"""SELECT id, 3, %s, id FROM {card} WHERE deck_id = %s
                 AND NOT EXISTS (SELECT 1 FROM {memory} seen WHERE seen.card_id = {card}.id
                     AND seen.user_id = %s AND seen.state <> {scheduling.NEW})
                 ORDER BY position, id LIMIT 1"""
             )
-            params += [self.deck.pk, self.user.pk]
+            params += [now, self.deck.pk, self.user.pk]
         candidates = " UNION ALL ".join(
             f"SELECT * FROM ({sql}) AS kind{n}" for n, sql in enumerate(kinds)
         )
         sql = f"""SELECT {select_list(Card, "c")}, {select_list(Memory, "m")}
             FROM ({candidates}) AS pick JOIN {card} c ON c.id = pick.card_id
             LEFT JOIN {memory} m ON m.card_id = c.id AND m.user_id = %s
-            ORDER BY pick.priority LIMIT 1"""
+            ORDER BY pick.priority, pick.due, pick.id LIMIT 1"""
         with connection.cursor() as cursor:
             cursor.execute(sql, [*params, self.user.pk])
             row = cursor.fetchone()

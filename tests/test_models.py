@@ -361,3 +361,34 @@ def test_a_card_stored_without_its_html_is_rendered_when_shown(deck):
     card.refresh_from_db()
     assert card.front_rendered == "<p><em>Loaded</em></p>\n"
     assert card.back_rendered == "<p><code>code</code></p>\n"
+
+
+def test_the_queue_takes_learning_then_reviews_then_new_cards_then_learning_ahead(learner):
+    deck = make_deck(cards=6)
+    cards = list(deck.cards.order_by("position"))
+
+    def remember(user, card, state, due):
+        step = 0 if state in models.LEARNING_STATES else None
+        Memory.objects.create(
+            user=user, card=card, deck=deck, state=state, step=step, stability=2.0,
+            difficulty=5.0, due=due, last_review=NOON - timedelta(days=1), reps=1,
+        )  # fmt: skip
+
+    remember(learner, cards[0], scheduling.RELEARNING, NOON - timedelta(minutes=5))
+    remember(learner, cards[1], scheduling.LEARNING, NOON - timedelta(minutes=10))
+    remember(learner, cards[2], scheduling.REVIEW, NOON - timedelta(days=1))
+    remember(learner, cards[3], scheduling.LEARNING, NOON + timedelta(minutes=15))
+    # Another learner's memories change nothing of this learner's queue.
+    remember(make_user(), cards[4], scheduling.LEARNING, NOON - timedelta(hours=1))
+
+    def shown_after_putting_away(card):
+        Memory.objects.filter(user=learner, card=card).update(due=NOON + timedelta(days=30))
+        return queue(learner, deck, NOON).next_card()[0]
+
+    assert queue(learner, deck, NOON).next_card()[0] == cards[1]
+    assert shown_after_putting_away(cards[1]) == cards[0]
+    assert shown_after_putting_away(cards[0]) == cards[2]
+    assert shown_after_putting_away(cards[2]) == cards[4]
+    no_new_left = queue(learner, deck, NOON)
+    no_new_left.new_left = 0
+    assert no_new_left.next_card() == (cards[3], Memory.objects.get(user=learner, card=cards[3]))
