@@ -628,8 +628,7 @@ def breakdown(studied):
 
     targets = [
         (auth.ProfileBackend, "get_user", "auth.ProfileBackend.get_user() (learner)"),
-        (models, "card_in_deck", "models.card_in_deck() (card answered)"),
-        (models, "study_queue", "models.study_queue()"),
+        (models, "card_in_deck", "models.card_in_deck() (card answered, queue counts)"),
         (models, "insert", "models.insert() (memory of a new card, review)"),
         (models.StudyQueue, "next_card", "StudyQueue.next_card()"),
         (study, "render_study", "views.study.render_study() (template)"),

@@ -486,36 +486,31 @@ def study_queue(user, deck, now, profile):
     than running it.
     """
     day_start, day_end = profile.study_day(now)
+    counts, params = _queue_counts(user, deck.pk, day_start, day_end)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {counts}", params)
+        figures = cursor.fetchone()
+    return StudyQueue.of(figures, profile=profile, user=user, deck=deck, now=now, day_end=day_end)
+
+
+def _queue_counts(user, deck_id, day_start, day_end):
+    """A study queue's six figures as scalar subqueries of a SELECT list, and their parameters.
+    `deck_id` is the deck's id, or the SQL naming the deck's id column of the query."""
     adapt = connection.ops.adapt_datetimefield_value
     card, memory, review = Card._meta.db_table, Memory._meta.db_table, Review._meta.db_table
-    mine = f"FROM {memory} WHERE user_id = %s AND deck_id = %s"
-    today = f"FROM {review} WHERE user_id = %s AND deck_id = %s AND reviewed_at >= %s"
-    sql = f"""SELECT
-        (SELECT COUNT(*) FROM {card} WHERE deck_id = %s),
+    deck_sql, deck = (deck_id, []) if isinstance(deck_id, str) else ("%s", [deck_id])
+    mine = f"FROM {memory} WHERE user_id = %s AND deck_id = {deck_sql}"
+    today = f"FROM {review} WHERE user_id = %s AND deck_id = {deck_sql} AND reviewed_at >= %s"
+    sql = f"""(SELECT COUNT(*) FROM {card} WHERE deck_id = {deck_sql}),
         (SELECT COUNT(*) {mine} AND state <> {scheduling.NEW}),
         (SELECT COUNT(*) {mine} AND state IN {LEARNING_STATES} AND due < %s),
         (SELECT COUNT(*) {mine} AND state = {scheduling.REVIEW} AND due < %s),
         (SELECT COUNT(*) {today} AND state_before = {scheduling.NEW}),
         (SELECT COUNT(*) {today} AND state_before = {scheduling.REVIEW})"""
-    who = [user.pk, deck.pk]
-    params = [deck.pk, *who, *who, adapt(day_end), *who, adapt(day_end)]
+    who = [user.pk, *deck]
+    params = [*deck, *who, *who, adapt(day_end), *who, adapt(day_end)]
     params += [*who, adapt(day_start), *who, adapt(day_start)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        cards, seen, learning, due, done_new, done_reviews = cursor.fetchone()
-    return StudyQueue(
-        profile=profile,
-        user=user,
-        deck=deck,
-        now=now,
-        day_end=day_end,
-        cards=cards,
-        seen=seen,
-        learning=learning,
-        due=due,
-        done_new=done_new,
-        done_reviews=done_reviews,
-    )
+    return sql, params
 
 
 class StudyQueue:
@@ -536,6 +531,12 @@ class StudyQueue:
         self.done_new, self.done_reviews = done_new, done_reviews
         self.new_left = max(0, profile.new_cards_per_day - done_new)
         self.reviews_left = max(0, profile.reviews_per_day - done_reviews)
+
+    @classmethod
+    def of(cls, figures, **where):
+        """The queue of the six figures _queue_counts() selects, in its order."""
+        names = ("cards", "seen", "learning", "due", "done_new", "done_reviews")
+        return cls(**where, **dict(zip(names, figures, strict=True)))
 
     def counts(self):
         """New, learning and due counts as the deck list and study screen show them."""
@@ -659,7 +660,8 @@ def record_answer(user, card, rating, *, expected_reps, now, duration_ms, profil
     """
 
     def read():
-        return card, Memory.objects.filter(user=user, card=card).first()
+        memory = Memory.objects.filter(user=user, card=card).first()
+        return card, memory, study_queue(user, card.deck, now, profile)
 
     answered = _record(user, read, rating, expected_reps, now, duration_ms, profile)
     return answered.review, answered.created
@@ -673,50 +675,64 @@ def answer_card(user, slug, card_id, rating, *, expected_reps, now, duration_ms,
     """
 
     def read():
-        card, memory = card_in_deck(user, card_id, slug)
+        card, memory, queue = card_in_deck(user, card_id, slug, queue_at=(now, profile))
         if card is None or not card.deck.visible_to(user):
             if not Deck.objects.visible_to(user).filter(slug=slug).exists():
                 raise Deck.DoesNotExist
             raise AnswerRefused("That card is not in this deck. Here is the next one.", 400)
-        return card, memory
+        return card, memory, queue
 
     return _record(user, read, rating, expected_reps, now, duration_ms, profile)
 
 
-def card_in_deck(user, card_id, slug):
+def card_in_deck(user, card_id, slug, *, queue_at=None):
     """The card with this id in the deck with this slug, its deck, and the learner's memory of
-    it (None if never seen), in one query; (None, None) if there is no such card."""
+    it (None if never seen), in one query; (None, None) if there is no such card.
+
+    With `queue_at=(now, profile)`, the same query also counts the deck's study queue, and
+    (card, memory, queue) is returned.
+    """
     card, deck, memory = Card._meta.db_table, Deck._meta.db_table, Memory._meta.db_table
+    counts, count_params = "", []
+    if queue_at:
+        now, profile = queue_at
+        day_start, day_end = profile.study_day(now)
+        counts, count_params = _queue_counts(user, "d.id", day_start, day_end)
+        counts = f", {counts}"
     sql = f"""SELECT {select_list(Card, "c")}, {select_list(Deck, "d")}, {select_list(Memory, "m")}
+        {counts}
         FROM {card} c JOIN {deck} d ON d.id = c.deck_id
         LEFT JOIN {memory} m ON m.card_id = c.id AND m.user_id = %s
         WHERE c.id = %s AND d.slug = %s"""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [user.pk, card_id, slug])
+        cursor.execute(sql, [*count_params, user.pk, card_id, slug])
         row = cursor.fetchone()
     if row is None:
-        return None, None
+        return (None, None, None) if queue_at else (None, None)
     card, deck, memory = instances(row, Card, Deck, Memory)
     card.deck = deck
     if memory is not None:
         memory.card = card
-    return card, memory
+    if not queue_at:
+        return card, memory
+    queue = StudyQueue.of(row[-6:], profile=profile, user=user, deck=deck, now=now, day_end=day_end)
+    return card, memory, queue
 
 
 def _record(user, read, rating, expected_reps, now, duration_ms, profile):
-    """Record an answer. `read()` returns the card and the learner's memory of it, unlocked:
-    the write of the memory checks that its review count is still the one read, and two
-    answers numbered alike cannot both be stored, so a concurrent answer is refused at write."""
+    """Record an answer. `read()` returns the card, the learner's memory of it and the deck's
+    study queue, without locking anything: the write of the memory checks that its review count
+    is still the one read, and two answers numbered alike cannot both be stored, so an answer
+    racing another is refused when it writes."""
     if rating not in scheduling.RATINGS:
         raise AnswerRefused("Choose Again, Hard, Good or Easy (1-4).", 400)
     card = None
     try:
         with transaction.atomic():
-            card, memory = read()
+            card, memory, queue = read()
             reps = memory.reps if memory else 0
             if reps != expected_reps:
                 return Answered(_already_recorded(user, card, rating, expected_reps), False, card)
-            queue = study_queue(user, card.deck, now, profile)
             if not queue.is_available(card, memory):
                 raise AnswerRefused("That card is not due yet. Here is the next one.")
             before = memory.as_scheduling() if memory else scheduling.Memory()

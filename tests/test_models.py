@@ -265,9 +265,13 @@ def test_deck_slugs_are_made_unique(db):
 # memory is read without a lock, and the write refuses a review count that moved meanwhile.
 
 
+def read_with_queue(user, card, deck, now):
+    return models.card_in_deck(user, card.pk, deck.slug, queue_at=(now, profile_for(user)))
+
+
 def answer_racing(user, deck, card, rating, now, stale_read, monkeypatch):
     """Answer as a request whose read of the card happened before another answer landed."""
-    monkeypatch.setattr(models, "card_in_deck", lambda *args: stale_read)
+    monkeypatch.setattr(models, "card_in_deck", lambda *args, **kwargs: stale_read)
     return answer_card(
         user,
         deck.slug,
@@ -284,7 +288,7 @@ def test_an_answer_that_lost_the_race_to_a_different_one_is_refused(learner, dec
     card = deck.cards.get(position=1)
     answer(learner, card, scheduling.GOOD, NOON)
     later = NOON + timedelta(minutes=10)
-    stale_read = models.card_in_deck(learner, card.pk, deck.slug)
+    stale_read = read_with_queue(learner, card, deck, later)
     answer(learner, card, scheduling.AGAIN, later)
     winner = Memory.objects.get(user=learner, card=card).as_scheduling()
 
@@ -299,7 +303,7 @@ def test_the_same_answer_racing_itself_is_recorded_once(learner, deck, monkeypat
     card = deck.cards.get(position=1)
     answer(learner, card, scheduling.GOOD, NOON)
     later = NOON + timedelta(minutes=10)
-    stale_read = models.card_in_deck(learner, card.pk, deck.slug)
+    stale_read = read_with_queue(learner, card, deck, later)
     first, _ = answer(learner, card, scheduling.GOOD, later)
 
     again = answer_racing(learner, deck, card, scheduling.GOOD, later, stale_read, monkeypatch)
@@ -311,8 +315,8 @@ def test_the_same_answer_racing_itself_is_recorded_once(learner, deck, monkeypat
 
 def test_a_first_answer_racing_another_first_answer_is_recorded_once(learner, deck, monkeypatch):
     card = deck.cards.get(position=1)
-    stale_read = models.card_in_deck(learner, card.pk, deck.slug)
-    assert stale_read == (card, None)
+    stale_read = read_with_queue(learner, card, deck, NOON)
+    assert stale_read[:2] == (card, None)
     first, _ = answer(learner, card, scheduling.GOOD, NOON)
 
     again = answer_racing(learner, deck, card, scheduling.GOOD, NOON, stale_read, monkeypatch)
@@ -337,6 +341,12 @@ def test_the_card_read_carries_its_deck_and_the_learners_memory_only(learner, de
     assert memory.due == Memory.objects.get(pk=memory.pk).due and memory.due.tzinfo is not None
     assert read_card.deck == deck and read_card.deck.slug == deck.slug
     assert models.card_in_deck(learner, card.pk, "another-deck") == (None, None)
+    # Counted in the same query, the queue is the one study_queue() counts on its own.
+    later = memory.due + timedelta(days=1)
+    *_, counted_with_the_card = read_with_queue(learner, card, deck, later)
+    alone = study_queue(learner, deck, later, profile_for(learner))
+    assert vars(counted_with_the_card) == vars(alone)
+    assert (alone.seen, alone.due, alone.done_new) == (1, 1, 0)
 
 
 # Each card's HTML is rendered when it is saved, so the study loop only reads it.
