@@ -15,6 +15,9 @@ class HeatmapDay:
     level: int
     x: int
     y: int
+    # Written once here: formatting a year of days in the template took longer than the queries.
+    date_text: str  # Mon 3 Mar 2025
+    label: str  # Mon 3 Mar 2025: 12 answers
 
 
 def heatmap(answers_by_date, today, days=365):
@@ -30,7 +33,11 @@ def heatmap(answers_by_date, today, days=365):
         week, weekday = divmod(offset, 7)
         answers = answers_by_date.get(date, 0)
         level = 0 if answers == 0 else min(4, 1 + (4 * (answers - 1)) // max(busiest, 1))
-        cells.append(HeatmapDay(date, answers, level, week * CELL, weekday * CELL))
+        date_text = f"{date:%a} {date.day} {date:%b} {date.year}"
+        label = f"{date_text}: {answers} answer{'' if answers == 1 else 's'}"
+        cells.append(
+            HeatmapDay(date, answers, level, week * CELL, weekday * CELL, date_text, label)
+        )
         if date.day == 1 or date == first:
             months.append({"x": week * CELL, "label": date.strftime("%b")})
     weeks = (today - monday).days // 7 + 1

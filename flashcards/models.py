@@ -325,6 +325,9 @@ class Review(models.Model):
     due_before = models.DateTimeField(null=True)
     last_review_before = models.DateTimeField(null=True)
     lapses_before = models.PositiveIntegerField(default=0)
+    # The card was in review with an interval of 21 days or more (scheduling.is_mature): kept,
+    # so that true retention does not work out the interval of every answer again.
+    mature_before = models.BooleanField(default=False, db_default=False)
 
     state_after = models.PositiveSmallIntegerField(choices=Memory.STATE_CHOICES)
     step_after = models.PositiveSmallIntegerField(null=True)
@@ -345,7 +348,19 @@ class Review(models.Model):
         indexes = [
             models.Index(fields=["user", "reviewed_at"]),
             models.Index(fields=["user", "deck", "reviewed_at"]),
-            models.Index(fields=["user", "study_day"]),
+            # Covers the dashboard's answers by day, for all decks or one, without the table.
+            models.Index(
+                fields=[
+                    "user",
+                    "study_day",
+                    "deck",
+                    "rating",
+                    "duration_ms",
+                    "state_before",
+                    "first_of_day",
+                    "mature_before",
+                ]
+            ),
         ]
 
     def __str__(self):
@@ -376,6 +391,7 @@ class Review(models.Model):
             difficulty_before=before.difficulty,
             due_before=before.due,
             last_review_before=before.last_review,
+            mature_before=scheduling.is_mature(before),
             lapses_before=before.lapses,
             state_after=after.state,
             step_after=after.step,

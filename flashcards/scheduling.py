@@ -25,6 +25,8 @@ LEARNING_STEPS = (timedelta(minutes=1), timedelta(minutes=10))
 RELEARNING_STEPS = (timedelta(minutes=10),)
 DESIRED_RETENTION = 0.9
 MAXIMUM_INTERVAL_DAYS = 36500
+# Anki calls a review card mature from this interval on, young before it.
+MATURE_INTERVAL = timedelta(days=21)
 DEFAULT_PARAMETERS = fsrs.scheduler.DEFAULT_PARAMETERS
 
 
@@ -130,6 +132,11 @@ def retrievability(memory, now, parameters=None):
         return None
     scheduler = _scheduler(None, parameters=parameters)
     return scheduler.get_card_retrievability(_fsrs_card(memory), now)
+
+
+def is_mature(memory):
+    """Whether the card is in review with an interval of MATURE_INTERVAL or more."""
+    return memory.state == REVIEW and memory.due - memory.last_review >= MATURE_INTERVAL
 
 
 def _fsrs_card(memory):

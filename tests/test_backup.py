@@ -1,3 +1,5 @@
+import gzip
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -54,6 +56,30 @@ def test_a_backup_fills_an_empty_database(studied_database, tmp_path):
     assert snapshot() == before
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_backup_from_before_answers_kept_their_cards_maturity_restores_it(
+    studied_database, tmp_path
+):
+    # Four months of study: long enough for cards to become mature.
+    veteran = make_user()
+    deck = make_deck("Long studied", cards=40)
+    simulate(veteran, deck.cards.all(), profile_for(veteran), end=END, days=120, answers=400)
+    assert Review.objects.filter(mature_before=True).count() > 10
+    before = snapshot()
+    path = tmp_path / "backup.xml.gz"
+    call_command("backup", path)
+    with gzip.open(path, "rt", encoding="utf-8") as backup:
+        text = backup.read()
+    older = re.sub(r'<field name="mature_before" type="BooleanField">\w+</field>\s*', "", text)
+    assert "mature_before" in text and "mature_before" not in older
+    with gzip.open(path, "wt", encoding="utf-8") as backup:
+        backup.write(older)
+
+    call_command("restore", path, replace=True)
+
+    assert snapshot() == before
+
+
 def test_restore_refuses_to_overwrite_a_database_by_accident(studied_database, tmp_path):
     path = tmp_path / "backup.xml.gz"
     call_command("backup", path)
@@ -65,8 +91,6 @@ def test_restore_refuses_to_overwrite_a_database_by_accident(studied_database, t
 
 @pytest.mark.django_db(transaction=True)
 def test_a_broken_backup_changes_nothing(studied_database, tmp_path):
-    import gzip
-
     before = snapshot()
     path = tmp_path / "broken.xml.gz"
     with gzip.open(path, "wt") as broken:

@@ -185,6 +185,45 @@ def test_the_progress_page_needs_as_many_queries_for_2000_answers_as_for_200(db)
     assert queries_for(200) == queries_for(2000)
 
 
+def test_the_progress_page_needs_eight_queries_and_one_for_each_decks_queue(
+    learner, deck, private_deck, django_assert_max_num_queries
+):
+    for card in deck.cards.all():
+        write_review(learner, card)
+        write_memory(learner, card)
+    write_review(learner, private_deck.cards.first(), at=NOON - timedelta(days=3))
+    client = logged_in(learner)
+    client.get(progress_url())  # the first visit makes the learner's profile
+
+    # Every figure of the answers comes from one query of them, summed by study day.
+    with time_machine.travel(NOON, tick=False), django_assert_max_num_queries(8 + 2):
+        response = client.get(progress_url())
+    with time_machine.travel(NOON, tick=False), django_assert_max_num_queries(9 + 1):
+        one_deck = client.get(progress_url(deck))
+
+    assert response.context["today"]["answers"] == 3
+    assert response.context["streak"] == 1
+    assert one_deck.context["today"]["answers"] == 3
+    assert response.context["heatmap"]["total"] == 4
+    assert one_deck.context["heatmap"]["total"] == 3
+
+
+def test_the_heatmap_shows_each_days_date_and_answers(learner, deck):
+    first, second, _ = deck.cards.order_by("position")
+    write_review(learner, first)
+    write_review(learner, second, rating=AGAIN)
+    write_review(learner, first, at=NOON - timedelta(days=1))
+
+    response = get_at_noon(learner, progress_url())
+
+    assert "<title>Tue 10 Mar 2026: 2 answers</title>" in response.text
+    assert 'data-readout="Mon 9 Mar 2026: 1 answer"' in response.text
+    assert 'data-readout="Sun 8 Mar 2026: 0 answers"' in response.text
+    assert "<tr><td>Tue 10 Mar 2026</td><td>2</td></tr>" in response.text
+    assert "<tr><td>Mon 9 Mar 2026</td><td>1</td></tr>" in response.text
+    assert "<td>Sun 8 Mar 2026</td>" not in response.text
+
+
 def test_the_cards_by_state_rows_are_in_title_order_like_the_deck_filter(learner):
     for title in ("Zoology", "Botany", "Anatomy"):
         make_deck(title, cards=1)

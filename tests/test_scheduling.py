@@ -26,6 +26,7 @@ from flashcards.scheduling import (
     Memory,
     format_interval,
     fuzz_seed,
+    is_mature,
     preview,
     retrievability,
     review,
@@ -389,3 +390,15 @@ def test_retrievability_starts_at_one_and_falls_as_days_pass():
 )
 def test_format_interval_gives_anki_short_labels(interval, label):
     assert format_interval(interval) == label
+
+
+def test_a_card_is_mature_in_review_from_an_interval_of_21_days_on():
+    def memory(state, interval):
+        return Memory(state=state, due=NOW + interval, last_review=NOW, stability=30.0, reps=4)
+
+    assert is_mature(memory(REVIEW, timedelta(days=21)))
+    assert is_mature(memory(REVIEW, timedelta(days=400)))
+    assert not is_mature(memory(REVIEW, timedelta(days=21) - timedelta(microseconds=1)))
+    assert not is_mature(memory(RELEARNING, timedelta(days=30)))
+    assert not is_mature(memory(LEARNING, timedelta(days=30)))
+    assert not is_mature(Memory())

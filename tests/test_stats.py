@@ -1,14 +1,19 @@
+import importlib
 import math
+import random
 import zoneinfo
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 import time_machine
+from django.apps import apps as django_apps
+from django.template.defaultfilters import date as date_filter
+from django.template.defaultfilters import pluralize
 from django.test import Client
 from django.urls import reverse
 
-from flashcards import scheduling, stats
+from flashcards import charts, scheduling, stats
 from flashcards.models import Card, Memory, Review, profile_for, record_answer
 from flashcards.simulation import simulate
 from tests.conftest import make_deck, make_user
@@ -65,6 +70,9 @@ def write_review(
         state_before=state_before,
         due_before=due_before,
         last_review_before=last_review_before,
+        mature_before=scheduling.is_mature(
+            scheduling.Memory(state=state_before, due=due_before, last_review=last_review_before)
+        ),
         stability_before=None if interval_days is None else 10.0,
         difficulty_before=None if interval_days is None else 5.0,
         state_after=RELEARNING if rating == AGAIN else REVIEW,
@@ -109,6 +117,70 @@ def cards_of(deck):
     return list(deck.cards.order_by("position"))
 
 
+def answers_of(user):
+    """The learner's answers summed by study day, which every answer figure is computed from."""
+    return stats.answers_by_day(Review.objects.filter(user=user))
+
+
+# Answers by study day: the one query behind today, streak, heatmap, time and retention.
+
+
+def answers_by_day_by_hand(reviews):
+    """{study day: Day} from the raw rows, with the interval worked out for every answer."""
+    sums = defaultdict(Counter)
+    for r in reviews.values():
+        day = sums[r["study_day"]]
+        day["answers"] += 1
+        day["milliseconds"] += r["duration_ms"]
+        day["again"] += r["rating"] == AGAIN
+        if r["state_before"] == REVIEW and r["first_of_day"]:
+            interval = r["due_before"] - r["last_review_before"]
+            kind = "young" if interval < timedelta(days=21) else "mature"
+            day[kind] += 1
+            day[f"{kind}_passed"] += r["rating"] != AGAIN
+    fields = stats.Day.__dataclass_fields__
+    return {date: stats.Day(**{name: day[name] for name in fields}) for date, day in sums.items()}
+
+
+def test_answers_by_day_sums_each_study_day_as_the_answers_counted_one_by_one(learner):
+    decks = [make_deck(cards=4), make_deck(cards=3)]
+    cards = cards_of(decks[0]) + cards_of(decks[1])
+    rng = random.Random(7)
+    answers = []
+    for _ in range(120):
+        at = NOON - timedelta(days=rng.randrange(12), minutes=rng.randrange(600))
+        state = rng.choice([NEW, LEARNING, REVIEW, REVIEW, REVIEW, RELEARNING])
+        interval = rng.choice([2, 20.9, 21, 60]) if state == REVIEW else None
+        answers.append((at, rng.choice(cards), state, interval, rng.choice(scheduling.RATINGS)))
+    # In order of time, so that a card's later answers on a day are not its first of the day.
+    for at, card, state, interval, rating in sorted(answers, key=lambda answer: answer[0]):
+        write_review(
+            learner,
+            card,
+            day=(at - timedelta(hours=4)).date(),
+            at=at,
+            rating=rating,
+            duration_ms=rng.randrange(500, 30_000),
+            state_before=state,
+            interval_days=interval,
+        )
+    write_review(make_user(), cards[0], day=TODAY, state_before=REVIEW, interval_days=40)
+    mine = Review.objects.filter(user=learner)
+    expected = answers_by_day_by_hand(mine)
+
+    # The history has every kind of answer the sums tell apart.
+    assert len(expected) > 10
+    assert mine.filter(first_of_day=False, state_before=REVIEW).exists()
+    assert all(
+        sum(getattr(day, kind) for day in expected.values()) > 3
+        for kind in ("again", "young", "young_passed", "mature", "mature_passed")
+    )
+    assert stats.answers_by_day(mine) == expected
+    one_deck = mine.filter(deck=decks[1])
+    assert stats.answers_by_day(one_deck) == answers_by_day_by_hand(one_deck)
+    assert stats.answers_by_day(one_deck) != expected
+
+
 # Today, streak, heatmap, time per answer.
 
 
@@ -121,7 +193,7 @@ def test_today_counts_the_answers_minutes_and_again_rate_of_the_study_day(learne
     write_review(learner, third, day=TODAY - timedelta(days=1), rating=AGAIN, duration_ms=9_000)
     write_review(make_user(), card, day=TODAY, rating=AGAIN, duration_ms=60_000)
 
-    figures = stats.today(Review.objects.filter(user=learner), TODAY)
+    figures = stats.today(answers_of(learner), TODAY)
 
     assert figures == {"answers": 4, "minutes": 2.0, "again_rate": 0.25}
 
@@ -130,7 +202,7 @@ def test_today_without_answers_has_no_again_rate(learner):
     card = make_deck(cards=1).cards.get()
     write_review(learner, card, day=TODAY - timedelta(days=1))
 
-    figures = stats.today(Review.objects.filter(user=learner), TODAY)
+    figures = stats.today(answers_of(learner), TODAY)
 
     assert figures == {"answers": 0, "minutes": 0, "again_rate": None}
 
@@ -140,7 +212,7 @@ def test_the_streak_counts_consecutive_study_days_ending_today(learner):
     for days_ago in (0, 0, 1, 2, 3, 5, 6):
         write_review(learner, card, day=TODAY - timedelta(days=days_ago))
 
-    assert stats.streak(Review.objects.filter(user=learner), TODAY) == 4
+    assert stats.streak(answers_of(learner), TODAY) == 4
 
 
 def test_the_streak_still_counts_when_today_is_not_done_yet_but_yesterday_is(learner):
@@ -148,7 +220,7 @@ def test_the_streak_still_counts_when_today_is_not_done_yet_but_yesterday_is(lea
     for days_ago in (1, 2, 4):
         write_review(learner, card, day=TODAY - timedelta(days=days_ago))
 
-    assert stats.streak(Review.objects.filter(user=learner), TODAY) == 2
+    assert stats.streak(answers_of(learner), TODAY) == 2
 
 
 def test_the_streak_is_broken_by_a_day_without_answers(learner):
@@ -157,8 +229,8 @@ def test_the_streak_is_broken_by_a_day_without_answers(learner):
         write_review(learner, card, day=TODAY - timedelta(days=days_ago))
     write_review(make_user(), card, day=TODAY)
 
-    assert stats.streak(Review.objects.filter(user=learner), TODAY) == 0
-    assert stats.streak(Review.objects.none(), TODAY) == 0
+    assert stats.streak(answers_of(learner), TODAY) == 0
+    assert stats.streak(stats.answers_by_day(Review.objects.none()), TODAY) == 0
 
 
 def test_the_heatmap_counts_answers_per_study_day_of_the_last_year(learner):
@@ -168,7 +240,7 @@ def test_the_heatmap_counts_answers_per_study_day_of_the_last_year(learner):
         write_review(learner, card, day=TODAY - timedelta(days=n))
     write_review(make_user(), card, day=TODAY)
 
-    heatmap = stats.heatmap(Review.objects.filter(user=learner), TODAY)
+    heatmap = stats.heatmap(answers_of(learner), TODAY)
 
     assert heatmap == {
         TODAY: 3,
@@ -176,10 +248,23 @@ def test_the_heatmap_counts_answers_per_study_day_of_the_last_year(learner):
         TODAY - timedelta(days=10): 2,
         TODAY - timedelta(days=364): 1,
     }
-    assert stats.heatmap(Review.objects.filter(user=learner), TODAY, days=2) == {
+    assert stats.heatmap(answers_of(learner), TODAY, days=2) == {
         TODAY: 3,
         TODAY - timedelta(days=1): 1,
     }
+
+
+def test_the_heatmap_labels_each_day_as_the_templates_date_filter_would():
+    answers = {TODAY - timedelta(days=n): n % 3 for n in range(400) if n % 3}
+
+    days = charts.heatmap(answers, TODAY)["days"]
+
+    assert len(days) == 365
+    assert {day.answers for day in days} == {0, 1, 2}
+    for day in days:
+        date_text = date_filter(day.date, "D j M Y")
+        assert day.date_text == date_text
+        assert day.label == f"{date_text}: {day.answers} answer{pluralize(day.answers)}"
 
 
 def test_seconds_per_answer_is_the_average_time_or_a_typical_one_before_any_answer(learner):
@@ -187,8 +272,9 @@ def test_seconds_per_answer_is_the_average_time_or_a_typical_one_before_any_answ
     for duration_ms in (2_000, 4_000, 9_000):
         write_review(learner, card, day=TODAY, duration_ms=duration_ms)
 
-    assert stats.seconds_per_answer(Review.objects.filter(user=learner)) == pytest.approx(5.0)
-    assert stats.seconds_per_answer(Review.objects.none()) == stats.DEFAULT_SECONDS_PER_ANSWER
+    assert stats.seconds_per_answer(answers_of(learner)) == pytest.approx(5.0)
+    no_answers = stats.answers_by_day(Review.objects.none())
+    assert stats.seconds_per_answer(no_answers) == stats.DEFAULT_SECONDS_PER_ANSWER
 
 
 # The study day: 4 AM to 4 AM in the learner's zone, kept on each answer.
@@ -210,9 +296,9 @@ def test_an_answer_at_3_59_local_belongs_to_the_previous_study_day(learner):
         datetime(2026, 3, 8, 19, 0, tzinfo=UTC),
         at_rollover,
     )
-    reviews = Review.objects.filter(user=learner)
-    assert stats.today(reviews, date(2026, 3, 10))["answers"] == 1
-    assert stats.heatmap(reviews, date(2026, 3, 10)) == {
+    by_day = answers_of(learner)
+    assert stats.today(by_day, date(2026, 3, 10))["answers"] == 1
+    assert stats.heatmap(by_day, date(2026, 3, 10)) == {
         date(2026, 3, 9): 1,
         date(2026, 3, 10): 1,
     }
@@ -236,13 +322,13 @@ def test_past_answers_keep_their_study_days_after_a_time_zone_change(learner):
     assert profile.study_date(in_berlin.reviewed_at) == date(2026, 3, 9)
     assert before_rollover.study_day == date(2026, 3, 9)
     assert after_rollover.study_day == date(2026, 3, 10)
-    reviews = Review.objects.filter(user=learner)
-    assert stats.today(reviews, date(2026, 3, 10))["answers"] == 2
-    assert stats.heatmap(reviews, date(2026, 3, 10)) == {
+    by_day = answers_of(learner)
+    assert stats.today(by_day, date(2026, 3, 10))["answers"] == 2
+    assert stats.heatmap(by_day, date(2026, 3, 10)) == {
         date(2026, 3, 9): 1,
         date(2026, 3, 10): 2,
     }
-    assert stats.streak(reviews, date(2026, 3, 10)) == 2
+    assert stats.streak(by_day, date(2026, 3, 10)) == 2
 
 
 def test_moving_west_does_not_break_the_streak(learner):
@@ -259,7 +345,7 @@ def test_moving_west_does_not_break_the_streak(learner):
 
     assert today_date == date(2026, 3, 9)
     # 8 and 9 March end today; the day kept as 10 March has not come yet in New York.
-    assert stats.streak(Review.objects.filter(user=learner), today_date) == 2
+    assert stats.streak(answers_of(learner), today_date) == 2
 
 
 # Forecast.
@@ -342,7 +428,7 @@ def test_true_retention_counts_first_answers_of_the_day_on_review_cards(learner)
     on(0, cards[7], AGAIN, None, state_before=LEARNING)  # not a review card
     write_review(make_user(), cards[1], day=TODAY, state_before=REVIEW, interval_days=40)
 
-    retention = stats.true_retention(Review.objects.filter(user=learner), TODAY)
+    retention = stats.true_retention(answers_of(learner), TODAY)
 
     def figures(passed, total):
         return {"passed": passed, "total": total, "rate": passed / total if total else None}
@@ -358,10 +444,29 @@ def test_true_retention_without_review_answers_has_no_rates(learner):
     card = make_deck(cards=1).cards.get()
     write_review(learner, card, day=TODAY)
 
-    retention = stats.true_retention(Review.objects.filter(user=learner), TODAY)
+    retention = stats.true_retention(answers_of(learner), TODAY)
 
     empty = {"passed": 0, "total": 0, "rate": None}
     assert retention == [{"days": d, "young": empty, "mature": empty} for d in (7, 30, 365)]
+
+
+def test_the_migration_marks_earlier_answers_on_mature_cards(learner):
+    cards = cards_of(make_deck(cards=5))
+    answers = [
+        write_review(learner, cards[0], day=TODAY, state_before=REVIEW, interval_days=21),
+        write_review(learner, cards[1], day=TODAY, state_before=REVIEW, interval_days=20.9),
+        write_review(learner, cards[2], day=TODAY, state_before=REVIEW, interval_days=90),
+        write_review(learner, cards[3], day=TODAY, state_before=LEARNING, interval_days=30),
+        write_review(learner, cards[4], day=TODAY, state_before=NEW),
+    ]
+    # As the rows were before answers kept whether their card was mature.
+    Review.objects.update(mature_before=False)
+    migration = importlib.import_module("flashcards.migrations.0003_review_mature_before")
+
+    migration.mark_mature_answers(django_apps, None)
+
+    marked = [Review.objects.get(pk=review.pk).mature_before for review in answers]
+    assert marked == [True, False, True, False, False]
 
 
 # Cards by state and estimated knowledge.
@@ -606,7 +711,11 @@ def test_a_simulated_history_is_consistent_with_the_memories_it_leaves(simulated
         assert r["number"] == (previous["number"] + 1 if previous else 1)
         assert r["state_before"] == (previous["state_after"] if previous else NEW)
         assert r["due_before"] == (previous["due_after"] if previous else None)
+        interval = previous and previous["due_after"] - previous["reviewed_at"]
+        mature = r["state_before"] == REVIEW and interval >= timedelta(days=21)
+        assert r["mature_before"] == mature
         last_review[r["card_id"]] = r
+    assert sum(r["mature_before"] for r in reviews) > 100
     memories = Memory.objects.filter(user=learner)
     assert memories.count() == len(last_review)
     for memory in memories:
@@ -622,7 +731,7 @@ def test_every_figure_of_a_simulated_year_matches_a_computation_by_hand(simulate
     learner, decks = simulated_year
     expected = by_hand(learner, decks, END)
     profile = profile_for(learner)
-    reviews = Review.objects.filter(user=learner)
+    by_day = answers_of(learner)
     memories = Memory.objects.filter(user=learner)
     today_date = profile.study_date(END)
 
@@ -639,12 +748,12 @@ def test_every_figure_of_a_simulated_year_matches_a_computation_by_hand(simulate
     )
     assert sum(due for _, due in expected["forecast"][1:]) > 50
 
-    assert stats.today(reviews, today_date) == expected["today"]
-    assert stats.streak(reviews, today_date) == expected["streak"]
-    assert stats.heatmap(reviews, today_date) == expected["heatmap"]
-    assert stats.seconds_per_answer(reviews) == pytest.approx(expected["seconds_per_answer"])
+    assert stats.today(by_day, today_date) == expected["today"]
+    assert stats.streak(by_day, today_date) == expected["streak"]
+    assert stats.heatmap(by_day, today_date) == expected["heatmap"]
+    assert stats.seconds_per_answer(by_day) == pytest.approx(expected["seconds_per_answer"])
     assert stats.forecast(memories, profile, END) == expected["forecast"]
-    assert stats.true_retention(reviews, today_date) == expected["retention"]
+    assert stats.true_retention(by_day, today_date) == expected["retention"]
     assert stats.cards_by_state(memories) == expected["cards_by_state"]
     assert stats.estimated_knowledge(memories, END) == pytest.approx(expected["knowledge"])
     by_scheduler = [scheduling.retrievability(m.as_scheduling(), END) for m in memories]

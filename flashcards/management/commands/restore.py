@@ -6,7 +6,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.db.models import F
 
+from flashcards import scheduling
 from flashcards.models import Deck, Review
 
 
@@ -38,7 +40,16 @@ class Command(BaseCommand):
                 if occupied:
                     call_command("flush", interactive=False, verbosity=0)
                 call_command("loaddata", str(fixture), verbosity=0)
+                mark_mature_answers()
         self.stdout.write(
             f"Restored {get_user_model().objects.count()} users, {Deck.objects.count()} decks, "
             f"{Review.objects.count()} answers from {path}."
         )
+
+
+def mark_mature_answers():
+    """Mark the answers on mature cards: a backup from before mature_before leaves them unmarked."""
+    interval = F("due_before") - F("last_review_before")
+    Review.objects.filter(state_before=scheduling.REVIEW).alias(interval=interval).filter(
+        interval__gte=scheduling.MATURE_INTERVAL
+    ).update(mature_before=True)
