@@ -115,6 +115,7 @@ RATING_WEIGHTS = (0.08, 0.12, 0.7, 0.1)
 FIRST_STABILITY = {1: 0.2, 2: 1.2, 3: 3.2, 4: 15.7}
 EPOCH = datetime(1970, 1, 1)
 DAY = 86400.0
+MATURE_DAYS = 21  # scheduling.MATURE_INTERVAL
 HTMX = {"HX-Request": "true"}
 TRANSACTION_STATEMENTS = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 FIRST_VISIT = ("study page HTML", "stylesheet", "script")
@@ -157,6 +158,7 @@ REVIEW_COLUMNS = (
     "due_before",
     "last_review_before",
     "lapses_before",
+    "mature_before",
     "state_after",
     "step_after",
     "stability_after",
@@ -353,12 +355,14 @@ def history(plan, now, rng, vendor):
         for number, (moment, link) in enumerate(zip(times, chain, strict=True), start=1):
             rating, before, s_before, d_before, lapses_before, after, s_after, d_after, gap = link
             due_after, day = moment + gap, study_day(moment)
+            # As scheduling.is_mature: in review with an interval of 21 days or more.
+            mature = before == REVIEW and due_before - last_before >= MATURE_DAYS * DAY
             reviews.append(
                 (
                     stamp(moment), user_id, card_id, deck_id, rating,
                     day, day != previous_day, rng.randint(1500, 20000), number,
                     before, step_of(before), s_before, d_before,
-                    stamp(due_before), stamp(last_before), lapses_before,
+                    stamp(due_before), stamp(last_before), lapses_before, mature,
                     after, step_of(after), s_after, d_after, stamp(due_after),
                 )
             )  # fmt: skip
