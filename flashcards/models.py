@@ -347,7 +347,8 @@ class Review(models.Model):
         ]
         indexes = [
             models.Index(fields=["user", "reviewed_at"]),
-            models.Index(fields=["user", "deck", "reviewed_at"]),
+            # Covers the study queue's count of today's answers in a deck by kind of card.
+            models.Index(fields=["user", "deck", "reviewed_at", "state_before"]),
             # Covers the dashboard's answers by day, for all decks or one, without the table.
             models.Index(
                 fields=[
