@@ -40,16 +40,10 @@ import http.client
 import http.cookiejar
 import json
 import os
-import platform
 import random
 import re
-import secrets
-import shutil
 import signal
-import socket
-import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -60,14 +54,11 @@ import urllib.request
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "bench" / "results"
-PYTHON = sys.executable
-GUNICORN = Path(sys.executable).parent / "gunicorn"
-POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+import app_copy
+
+RESULTS = app_copy.REPO / "bench" / "results"
 LOAD_DATABASE = "flashcards_load"
 SOURCE_FIXTURE = "fixtures/deep-learning-flashcards.json"
 SOURCE_DECK = "deep-learning-flashcards"
@@ -78,9 +69,6 @@ MODES = ("plain", "double", "kill")
 REQUEST_TIMEOUT = 30
 # Far more than a learner can send in a run: a second bound beside the deadline.
 MAX_REQUESTS_PER_LEARNER = 100_000
-SNAPSHOT_IGNORE = shutil.ignore_patterns(
-    ".git", ".venv", "var", "staticfiles", "bench", "tests", "test-results", "__pycache__"
-)
 REVEAL_LINK = re.compile(r'href="(/decks/[\w-]+/study/\d+/reveal/\?shown=\d+)"')
 HIDDEN_FIELD = re.compile(
     r'<input type="hidden" name="(card|reps|shown_at|csrfmiddlewaretoken)" value="([^"]*)"'
@@ -278,84 +266,11 @@ class Learner:
         return status, body
 
 
-# The server's side: a copy of the app, its database and gunicorn.
-
-
-def app_environment(database, tmp, snapshot):
-    var_dir = tmp / "var"
-    var_dir.mkdir()
-    overridden = {"DEBUG", "LOCAL_SECRET_KEY", "REDIS_URL", "HTTPS", "CSRF_TRUSTED_ORIGINS"}
-    env = {key: value for key, value in os.environ.items() if key not in overridden}
-    if database == "postgres":
-        url = f"postgres://postgres@127.0.0.1:5432/{LOAD_DATABASE}"
-    else:
-        url = f"sqlite:///{var_dir / 'db.sqlite3'}"
-    env.update(
-        DATABASE_URL=url,
-        VAR_DIR=str(var_dir),
-        SECRET_KEY=secrets.token_urlsafe(50),
-        ALLOWED_HOSTS="127.0.0.1",
-        DJANGO_SETTINGS_MODULE="flashcards.settings",
-        PYTHONPATH=str(snapshot),
-    )
-    return env
-
-
-def postgres_server():
-    import psycopg
-
-    return psycopg.connect(POSTGRES_SERVER, autocommit=True)
-
-
-def recreate_postgres_database(create=True):
-    with postgres_server() as server:
-        server.execute(f"DROP DATABASE IF EXISTS {LOAD_DATABASE} WITH (FORCE)")
-        if create:
-            server.execute(f"CREATE DATABASE {LOAD_DATABASE}")
-
-
-def database_version(database):
-    if database == "sqlite":
-        return f"SQLite {sqlite3.sqlite_version}"
-    with postgres_server() as server:
-        return "PostgreSQL " + server.execute("SHOW server_version").fetchone()[0]
-
-
-def manage(snapshot, env, *command):
-    subprocess.run(
-        [PYTHON, "manage.py", *command, "--verbosity", "0"], cwd=snapshot, env=env, check=True
-    )
-
-
-def child_step(snapshot, env, step, job, job_path):
-    """Run a step of this module with Django set up on the app's settings; return its output."""
-    job_path.write_text(json.dumps(job))
-    subprocess.run(
-        [PYTHON, str(Path(__file__).resolve()), "--step", step, "--job", str(job_path)],
-        cwd=snapshot,
-        env=env,
-        check=True,
-    )
-    return json.loads(job_path.with_suffix(".out.json").read_text())
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+# The server's side: gunicorn serving the copy of the app.
 
 
 def start_server(snapshot, env, workers, log_path):
-    port = free_port()
-    log = log_path.open("ab")
-    server = subprocess.Popen(
-        [GUNICORN, "flashcards.wsgi:application", "-b", f"127.0.0.1:{port}", "-w", str(workers)],
-        cwd=snapshot,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    log.close()
+    server, port = app_copy.serve(snapshot, env, workers, log_path)
     base_url = f"http://127.0.0.1:{port}"
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     for _ in range(150):
@@ -366,17 +281,8 @@ def start_server(snapshot, env, workers, log_path):
             if server.poll() is not None:
                 break
             time.sleep(0.2)
-    stop_server(server)
+    app_copy.stop_server(server)
     raise RuntimeError(f"gunicorn did not start; see {log_path}:\n{log_path.read_text()[-3000:]}")
-
-
-def stop_server(server):
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait(timeout=10)
 
 
 def worker_pids(master_pid):
@@ -445,10 +351,10 @@ def run_mode(database, mode, args, snapshot, env, tmp):
         elapsed = time.monotonic() - start
         workers_at_end = len(worker_pids(server.pid))
     finally:
-        stop_server(server)
+        app_copy.stop_server(server)
     attempts = [attempt for learner in learners for attempt in learner.attempts]
     job = {"usernames": learner_names(mode, args.learners), "attempts": attempts}
-    check = child_step(snapshot, env, "verify", job, tmp / f"verify-{mode}.json")
+    check = app_copy.child_step(__file__, snapshot, env, "verify", job, tmp / f"verify-{mode}.json")
     statuses = sum((learner.statuses for learner in learners), Counter())
     latencies = sorted(ms for learner in learners for ms in learner.latencies_ms)
     row = {
@@ -506,29 +412,31 @@ def percentile(values, percent):
 def run_database(database, args):
     """Run every mode on a fresh database; return the rows, their details and the setting."""
     rows, details = [], []
-    commit = git_commit()
+    commit = app_copy.git_commit()
     with tempfile.TemporaryDirectory(prefix="flashcards-load-") as tmp:
         tmp = Path(tmp)
         snapshot = tmp / "app"
-        shutil.copytree(REPO, snapshot, ignore=SNAPSHOT_IGNORE)
-        env = app_environment(database, tmp, snapshot)
+        app_copy.copy_tree(snapshot, working_tree=True)
+        env = app_copy.app_environment(database, tmp, snapshot, LOAD_DATABASE)
         if database == "postgres":
-            recreate_postgres_database()
+            app_copy.recreate_postgres_database(LOAD_DATABASE)
         try:
-            manage(snapshot, env, "migrate", "--noinput")
-            manage(snapshot, env, "collectstatic", "--noinput")
-            manage(snapshot, env, "loaddata", SOURCE_FIXTURE)
+            app_copy.manage(snapshot, env, "migrate", "--noinput")
+            app_copy.manage(snapshot, env, "collectstatic", "--noinput")
+            app_copy.manage(snapshot, env, "loaddata", SOURCE_FIXTURE)
             usernames = [name for mode in args.modes for name in learner_names(mode, args.learners)]
-            child_step(snapshot, env, "seed", {"usernames": usernames}, tmp / "seed.json")
+            app_copy.child_step(
+                __file__, snapshot, env, "seed", {"usernames": usernames}, tmp / "seed.json"
+            )
             for mode in args.modes:
                 row, lines = run_mode(database, mode, args, snapshot, env, tmp)
                 rows.append(row)
                 details += lines
                 print(format_table([row]), *lines, sep="\n", flush=True)
-            setting = machine(database_version(database), commit)
+            setting = app_copy.machine(app_copy.database_version(database), commit)
         finally:
             if database == "postgres":
-                recreate_postgres_database(create=False)
+                app_copy.recreate_postgres_database(LOAD_DATABASE, create=False)
     return rows, details, setting
 
 
@@ -544,22 +452,6 @@ def format_table(rows):
         for line in cells
     ]
     return "\n".join([lines[0], "  ".join("-" * width for width in widths), *lines[1:]])
-
-
-def git_commit():
-    return subprocess.run(
-        ["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True, text=True
-    ).stdout.strip()
-
-
-def machine(server_version, commit):
-    # Other work on the machine slows the server: the load average tells how much there was.
-    load = ", ".join(f"{figure:.1f}" for figure in os.getloadavg())
-    return (
-        f"{platform.platform()}, {os.cpu_count()} CPUs (load average {load} at the end), "
-        f"Python {platform.python_version()}, Django {version('django')}, "
-        f"gunicorn {version('gunicorn')}, {server_version}, working tree of {commit}"
-    )
 
 
 def write_results(database, args, table, details, setting):
@@ -584,7 +476,7 @@ def main(args):
         rows, details, setting = run_database(database, args)
         all_rows += rows
         path = write_results(database, args, format_table(rows), details, setting)
-        print(f"written to {path.relative_to(REPO)}", flush=True)
+        print(f"written to {path.relative_to(app_copy.REPO)}", flush=True)
     print()
     print(format_table(all_rows))
     print(f"\ntotal run time {time.monotonic() - started:.0f} s")

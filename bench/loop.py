@@ -42,17 +42,13 @@ written beside it. Only 127.0.0.1 is contacted, and every loop ends by its deadl
 import argparse
 import gzip
 import http.client
-import io
 import json
 import os
 import random
 import re
-import secrets
-import shutil
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 import urllib.parse
@@ -62,24 +58,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from load import (
-    HIDDEN_FIELD,
-    REVEAL_LINK,
-    SNAPSHOT_IGNORE,
-    database_version,
-    free_port,
-    git_commit,
-    machine,
-    manage,
-    percentile,
-    postgres_server,
-    stop_server,
-)
+import app_copy
+from load import HIDDEN_FIELD, REVEAL_LINK, percentile
 
-REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "bench" / "results"
-PYTHON = sys.executable
-GUNICORN = Path(sys.executable).parent / "gunicorn"
+RESULTS = app_copy.REPO / "bench" / "results"
 LOOP_DATABASE = "flashcards_loop"
 REDIS_URL = "redis://127.0.0.1:6379/1"
 PASSWORD = "loop-bench-password"
@@ -679,7 +661,7 @@ def write_profile(job, name, profiler):
     path.write_text(
         tree + "\nSelf time by function (pyinstrument --flat):\n" + "\n".join(flat[:70])
     )
-    return str(path.relative_to(REPO))
+    return str(path.relative_to(app_copy.REPO))
 
 
 def all_slugs():
@@ -885,26 +867,16 @@ ACCESS_LINES = {
 
 def start_gunicorn(snapshot, env, workers, log_path, access_path):
     """gunicorn with sync workers and an access log of each request's time in microseconds."""
-    port = free_port()
-    with log_path.open("ab") as log:
-        server = subprocess.Popen(
-            [
-                GUNICORN,
-                "flashcards.wsgi:application",
-                "-b",
-                f"127.0.0.1:{port}",
-                "-w",
-                str(workers),
-                "--access-logfile",
-                str(access_path),
-                "--access-logformat",
-                "%(m)s %(U)s %(s)s %(D)s",
-            ],
-            cwd=snapshot,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    server, port = app_copy.serve(
+        snapshot,
+        env,
+        workers,
+        log_path,
+        "--access-logfile",
+        str(access_path),
+        "--access-logformat",
+        "%(m)s %(U)s %(s)s %(D)s",
+    )
     for _ in range(150):
         probe = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         try:
@@ -917,7 +889,7 @@ def start_gunicorn(snapshot, env, workers, log_path, access_path):
             time.sleep(0.2)
         finally:
             probe.close()
-    stop_server(server)
+    app_copy.stop_server(server)
     raise RuntimeError(f"gunicorn did not start; see {log_path}:\n{log_path.read_text()[-3000:]}")
 
 
@@ -1040,7 +1012,7 @@ def run_setting(database, workers, cache, args, snapshot, env, tmp, studied, wit
                 )
         answered = sum((learner.answered for learner in learners), Counter())
     finally:
-        stop_server(server)
+        app_copy.stop_server(server)
     log = log_path.read_text(errors="replace")
     notes = [
         f"{database}, {workers} workers, {cache} cache: cards answered "
@@ -1112,61 +1084,10 @@ def wire_bytes(port, slugs):
 # One database: the copy, the seed, the inspection and the HTTP settings.
 
 
-def app_environment(database, tmp, snapshot):
-    var_dir = tmp / "var"
-    var_dir.mkdir()
-    overridden = {"DEBUG", "LOCAL_SECRET_KEY", "REDIS_URL", "HTTPS", "CSRF_TRUSTED_ORIGINS"}
-    env = {key: value for key, value in os.environ.items() if key not in overridden}
-    if database == "postgres":
-        url = f"postgres://postgres@127.0.0.1:5432/{LOOP_DATABASE}"
-    else:
-        url = f"sqlite:///{var_dir / 'db.sqlite3'}"
-    env.update(
-        DATABASE_URL=url,
-        VAR_DIR=str(var_dir),
-        SECRET_KEY=secrets.token_urlsafe(50),
-        ALLOWED_HOSTS="127.0.0.1,testserver",
-        DJANGO_SETTINGS_MODULE="bench_settings",
-        PYTHONPATH=str(snapshot),
-    )
-    return env
-
-
 def head_commit():
     return subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        ["git", "rev-parse", "--short", "HEAD"], cwd=app_copy.REPO, capture_output=True, text=True
     ).stdout.strip()
-
-
-def copy_tree(snapshot, working_tree):
-    """The committed tree (HEAD), or with --working-tree the files as they are now."""
-    if working_tree:
-        shutil.copytree(REPO, snapshot, ignore=SNAPSHOT_IGNORE)
-        return
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", "HEAD"], cwd=REPO, capture_output=True, check=True
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(snapshot, filter="data")
-
-
-def recreate_postgres_database(create=True):
-    with postgres_server() as server:
-        server.execute(f"DROP DATABASE IF EXISTS {LOOP_DATABASE} WITH (FORCE)")
-        if create:
-            server.execute(f"CREATE DATABASE {LOOP_DATABASE}")
-
-
-def child_step(snapshot, env, step, job, job_path):
-    """Run a step of this module with Django set up on the app's settings; return its output."""
-    job_path.write_text(json.dumps(job))
-    subprocess.run(
-        [PYTHON, str(Path(__file__).resolve()), "--step", step, "--job", str(job_path)],
-        cwd=snapshot,
-        env=env,
-        check=True,
-    )
-    return json.loads(job_path.with_suffix(".out.json").read_text())
 
 
 def redis_available():
@@ -1182,23 +1103,32 @@ def redis_available():
 
 def run_database(database, args, date):
     """Seed, inspect and serve one database; return the report's text and the targets."""
-    commit = git_commit() if args.working_tree else "HEAD " + head_commit()
+    commit = app_copy.git_commit() if args.working_tree else "HEAD " + head_commit()
     sections = []
     with tempfile.TemporaryDirectory(prefix="flashcards-loop-") as tmp:
         tmp = Path(tmp)
         snapshot = tmp / "app"
-        copy_tree(snapshot, args.working_tree)
+        app_copy.copy_tree(snapshot, args.working_tree)
         (snapshot / "bench_urls.py").write_text(BENCH_URLS)
         (snapshot / "bench_settings.py").write_text(BENCH_SETTINGS)
-        env = app_environment(database, tmp, snapshot)
+        env = app_copy.app_environment(
+            database,
+            tmp,
+            snapshot,
+            LOOP_DATABASE,
+            settings_module="bench_settings",
+            allowed_hosts="127.0.0.1,testserver",
+        )
         if database == "postgres":
-            recreate_postgres_database()
+            app_copy.recreate_postgres_database(LOOP_DATABASE)
         try:
             started = time.monotonic()
-            manage(snapshot, env, "migrate", "--noinput")
-            manage(snapshot, env, "collectstatic", "--noinput")
+            app_copy.manage(snapshot, env, "migrate", "--noinput")
+            app_copy.manage(snapshot, env, "collectstatic", "--noinput")
             setup_seconds = time.monotonic() - started
-            seeded = child_step(snapshot, env, "seed", {"now": time.time()}, tmp / "seed.json")
+            seeded = app_copy.child_step(
+                __file__, snapshot, env, "seed", {"now": time.time()}, tmp / "seed.json"
+            )
             sections.append(seed_section(seeded, setup_seconds))
             print(sections[-1], flush=True)
             job = {
@@ -1207,7 +1137,9 @@ def run_database(database, args, date):
                 "database": database,
                 "date": date,
             }
-            inspected = child_step(snapshot, env, "inspect", job, tmp / "inspect.json")
+            inspected = app_copy.child_step(
+                __file__, snapshot, env, "inspect", job, tmp / "inspect.json"
+            )
             sections += inspect_sections(inspected)
             print(*sections[-5:], sep="\n\n", flush=True)
 
@@ -1232,15 +1164,15 @@ def run_database(database, args, date):
             targets = target_lines(settings[0][2], inspected, wire)
             sections.append(targets)
             print(*sections[-3:], sep="\n\n", flush=True)
-            server = database_version(database)
+            server = app_copy.database_version(database)
             if redis_version:
                 server += f", Redis {redis_version}"
-            setting = machine(server, commit).replace(
+            setting = app_copy.machine(server, commit).replace(
                 "working tree of HEAD", "committed tree, HEAD"
             )
         finally:
             if database == "postgres":
-                recreate_postgres_database(create=False)
+                app_copy.recreate_postgres_database(LOOP_DATABASE, create=False)
     return sections, setting
 
 
@@ -1443,7 +1375,7 @@ def main(args):
         sections, setting = run_database(database, args, date)
         sections.append(f"run time for {database}: {time.monotonic() - database_started:.0f} s")
         path = write_results(database, date, sections, setting)
-        print(setting, f"written to {path.relative_to(REPO)}", sep="\n", flush=True)
+        print(setting, f"written to {path.relative_to(app_copy.REPO)}", sep="\n", flush=True)
     print(f"\ntotal run time {time.monotonic() - started:.0f} s")
 
 
