@@ -103,6 +103,15 @@ def child_step(script, snapshot, env, step, job, job_path):
     return json.loads(job_path.with_suffix(".out.json").read_text())
 
 
+def run_child_step(function, job_path):
+    """The child's side of child_step(): `function(job)` with Django set up, its output saved."""
+    import django
+
+    django.setup()
+    output = function(json.loads(job_path.read_text()))
+    job_path.with_suffix(".out.json").write_text(json.dumps(output, default=str))
+
+
 def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -38,7 +38,6 @@ Only 127.0.0.1 is contacted, and every loop ends by its deadline or count.
 import argparse
 import http.client
 import http.cookiejar
-import json
 import os
 import random
 import re
@@ -617,18 +616,10 @@ def verify(job):
     }
 
 
-def run_step(args):
-    import django
-
-    django.setup()
-    job = json.loads(args.job.read_text())
-    output = {"seed": seed, "verify": verify}[args.step](job)
-    args.job.with_suffix(".out.json").write_text(json.dumps(output, default=str))
-
-
 if __name__ == "__main__":
     arguments = parse_args()
     if arguments.step:
-        run_step(arguments)
+        steps = {"seed": seed, "verify": verify}
+        app_copy.run_child_step(steps[arguments.step], arguments.job)
     else:
         main(arguments)

@@ -42,7 +42,6 @@ written beside it. Only 127.0.0.1 is contacted, and every loop ends by its deadl
 import argparse
 import gzip
 import http.client
-import json
 import os
 import random
 import re
@@ -1379,18 +1378,10 @@ def main(args):
     print(f"\ntotal run time {time.monotonic() - started:.0f} s")
 
 
-def run_step(args):
-    import django
-
-    django.setup()
-    job = json.loads(args.job.read_text())
-    output = {"seed": seed, "inspect": inspect}[args.step](job)
-    args.job.with_suffix(".out.json").write_text(json.dumps(output, default=str))
-
-
 if __name__ == "__main__":
     arguments = parse_args()
     if arguments.step:
-        run_step(arguments)
+        steps = {"seed": seed, "inspect": inspect}
+        app_copy.run_child_step(steps[arguments.step], arguments.job)
     else:
         main(arguments)
