@@ -458,9 +458,10 @@ def instances(row, *models):
     return found
 
 
-# Built once per model and database: building them costs more than reading a row.
+# Built once per model and database: building them costs more than running them.
 _select_lists = {}
 _readings = {}
+_insert_statements = {}
 
 
 def _reading(model):
@@ -482,10 +483,19 @@ def insert(instance):
     """INSERT one instance and set its primary key: what save(force_insert=True) does, without
     building the statement anew on every answer."""
     model = instance._meta
-    fields = [field for field in model.concrete_fields if not field.primary_key]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {model.db_table} ({columns}) VALUES ({placeholders}) RETURNING id"
+    key = (connection.vendor, model.model)
+    if key not in _insert_statements:
+        quote = connection.ops.quote_name
+        fields = [field for field in model.concrete_fields if not field.primary_key]
+        columns = ", ".join(quote(field.column) for field in fields)
+        placeholders = ", ".join(["%s"] * len(fields))
+        returning = quote(model.pk.column)
+        _insert_statements[key] = (
+            fields,
+            f"INSERT INTO {model.db_table} ({columns}) VALUES ({placeholders}) "
+            f"RETURNING {returning}",
+        )
+    fields, sql = _insert_statements[key]
     params = [
         field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields
     ]
