@@ -1,6 +1,6 @@
-"""Importing decks from files and exporting them: plain-text source documents, CSV/TSV and Anki
-packages. An import is checked whole before anything is written, then written in one
-transaction, so a bad file leaves the database exactly as it was."""
+"""Reading files to import: plain-text source documents, CSV/TSV and Anki packages. A file is
+checked whole before anything is written (see flashcards.import_jobs), so a bad file is refused
+with a message and changes nothing."""
 
 import csv
 import io
@@ -8,11 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from django.db import transaction
-
 from flashcards import anki, scheduling, sources
-from flashcards.models import Card, Deck, Memory, Review, profile_for
-from flashcards.rendering import render_markdown
 
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
 FORMATS = {"txt": "Source document", "csv": "CSV or TSV", "apkg": "Anki package"}
@@ -186,155 +182,3 @@ def _refuse_repeated_fronts(fronts, unit="Line "):
                 "cards are matched by their front, so each must be unique."
             )
         seen[front] = where
-
-
-@dataclass
-class ImportPlan:
-    created: int
-    updated: int
-    unchanged: int
-    answers: int
-
-
-def plan_import(deck, parsed, history_user=None):
-    """What importing would do to the deck (None for a new deck), and how many answers of
-    `history_user`'s would come with it."""
-    existing = {}
-    if deck is not None:
-        existing = {
-            front: (back, tags)
-            for front, back, tags in deck.cards.values_list("front", "back", "tags")
-        }
-    created = updated = 0
-    for card in parsed.cards:
-        if card.front not in existing:
-            created += 1
-        elif existing[card.front] != (card.back, card.tags or existing[card.front][1]):
-            updated += 1
-    unchanged = len(parsed.cards) - created - updated
-    answers = 0
-    if history_user is not None:
-        studied = set()
-        if deck is not None:
-            studied = set(
-                Memory.objects.filter(user=history_user, deck=deck).values_list(
-                    "card__front", flat=True
-                )
-            )
-        answers = sum(len(card.history) for card in parsed.cards if card.front not in studied)
-    return ImportPlan(created, updated, unchanged, answers)
-
-
-@transaction.atomic
-def apply_import(parsed, *, deck=None, owner=None, title=None, history_user=None):
-    """Write the parsed cards into `deck`, or a new deck (curated unless it has an `owner`);
-    return (deck, plan).
-
-    Cards are matched by their front: a match is updated in place, keeping every learner's
-    memory and history; the others are added. The file's order becomes the deck's order.
-    """
-    plan = plan_import(deck, parsed, history_user)
-    if deck is None:
-        deck = Deck.objects.create(
-            title=(title or parsed.title or "Imported deck")[:200],
-            owner=owner,
-            published=False,
-        )
-    existing = {}
-    for card in deck.cards.order_by("position", "id"):
-        existing.setdefault(card.front, card)
-    imported = []
-    for position, item in enumerate(parsed.cards, start=1):
-        card = existing.pop(item.front, None)
-        if card is None:
-            card = Card(deck=deck, front=item.front)
-        card.back, card.position = item.back, position
-        card.tags = item.tags or card.tags
-        card.save()
-        imported.append((card, item))
-    for position, card in enumerate(existing.values(), start=len(parsed.cards) + 1):
-        Card.objects.filter(pk=card.pk).update(position=position)
-    if history_user is not None:
-        plan.answers = _import_history(history_user, imported)
-    return deck, plan
-
-
-def _import_history(user, imported):
-    """Replay Anki's answers through our scheduler, so memory and history are ours from then on.
-
-    Cards the learner has already answered here keep their history; Anki's is not merged in.
-    """
-    profile = profile_for(user)
-    studied = set(
-        Memory.objects.filter(user=user, card__in=[card for card, _ in imported]).values_list(
-            "card_id", flat=True
-        )
-    )
-    reviews, memories = [], []
-    for card, item in imported:
-        if not item.history or card.pk in studied:
-            continue
-        memory = scheduling.Memory()
-        for reviewed_at, rating, duration_ms in item.history:
-            after = scheduling.review(
-                memory,
-                rating,
-                reviewed_at,
-                seed=scheduling.fuzz_seed(card.pk, memory.reps),
-                **profile.scheduler_options,
-            )
-            reviews.append(
-                Review.from_answer(
-                    user,
-                    card,
-                    rating=rating,
-                    at=reviewed_at,
-                    profile=profile,
-                    duration_ms=min(duration_ms, 60_000),
-                    before=memory,
-                    after=after,
-                )
-            )
-            memory = after
-        row = Memory(user=user, card=card, deck_id=card.deck_id)
-        row.set_from(memory)
-        memories.append(row)
-    Review.objects.bulk_create(reviews, batch_size=1000)
-    Memory.objects.bulk_create(memories, batch_size=1000)
-    return len(reviews)
-
-
-def export_csv(deck):
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["front", "back", "tags"])
-    for card in deck.cards.order_by("position", "id"):
-        writer.writerow([card.front, card.back, card.tags])
-    return buffer.getvalue().encode("utf-8")
-
-
-def export_source(deck):
-    cards = deck.cards.order_by("position", "id").values_list("front", "back")
-    return sources.to_source(deck.title, list(cards)).encode("utf-8")
-
-
-def export_apkg(deck):
-    cards = deck.cards.order_by("position", "id")
-    # Anki updates a note it already has only from a newer copy: date the package by its cards.
-    last_edit = max((card.updated_at for card in cards), default=deck.updated_at)
-    notes = [
-        (
-            f"flashcards-{card.pk}",
-            anki.text_to_field(card.front, render_markdown(card.front)),
-            anki.text_to_field(card.back, render_markdown(card.back)),
-        )
-        for card in cards
-    ]
-    return anki.write_apkg(deck.title, notes, now=last_edit)
-
-
-EXPORTS = {
-    "csv": (export_csv, "text/csv; charset=utf-8", "csv"),
-    "txt": (export_source, "text/plain; charset=utf-8", "txt"),
-    "apkg": (export_apkg, "application/octet-stream", "apkg"),
-}

@@ -3,7 +3,7 @@ from django.contrib.auth.views import LoginView
 from django.urls import include, path
 
 from flashcards.forms import ThrottledAuthenticationForm
-from flashcards.views import accounts, decks, insight, progress, study
+from flashcards.views import accounts, decks, imports, insight, progress, study
 
 flashcards_patterns = [
     path("", study.deck_list, name="deck_list"),
@@ -18,8 +18,8 @@ flashcards_patterns = [
     path("cards/<int:card_id>/delete/", decks.card_delete, name="card_delete"),
     path("cards/<int:card_id>/move/<direction>/", decks.card_move, name="card_move"),
     path("markdown/preview/", decks.markdown_preview, name="markdown_preview"),
-    path("import/", decks.import_upload, name="import_upload"),
-    path("import/<int:pending_id>/", decks.import_preview, name="import_preview"),
+    path("import/", imports.import_upload, name="import_upload"),
+    path("import/<int:pending_id>/", imports.import_preview, name="import_preview"),
     path("decks/<slug:slug>/study/", study.study, name="study"),
     path("decks/<slug:slug>/study/<int:card_id>/reveal/", study.reveal, name="reveal"),
     path("decks/<slug:slug>/study/answer/", study.answer, name="answer"),

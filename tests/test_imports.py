@@ -14,7 +14,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils.html import escape
 
-from flashcards import anki, imports, scheduling
+from flashcards import anki, exports, import_jobs, imports, scheduling
 from flashcards.models import (
     Card,
     Deck,
@@ -351,7 +351,7 @@ def test_a_failure_in_the_middle_of_an_import_leaves_the_database_as_it_was(
     )
 
     with pytest.raises(RuntimeError, match="the database went away"):
-        imports.apply_import(parsed, deck=studied_deck, history_user=learner)
+        import_jobs.apply_import(parsed, deck=studied_deck, history_user=learner)
 
     assert database_rows() == before
 
@@ -410,18 +410,18 @@ def test_an_exported_deck_imports_back_as_the_same_cards_in_the_same_order(
 
 @pytest.mark.parametrize("fmt", ["txt", "apkg"])
 def test_an_exported_deck_keeps_its_title_when_imported_without_one(learner, source_deck, fmt):
-    parsed = imports.parse_file(f"export.{fmt}", imports.EXPORTS[fmt][0](source_deck))
+    parsed = imports.parse_file(f"export.{fmt}", exports.EXPORTS[fmt][0](source_deck))
 
-    deck, _ = imports.apply_import(parsed, owner=learner)
+    deck, _ = import_jobs.apply_import(parsed, owner=learner)
 
     assert deck.title == source_deck.title
 
 
 def test_a_csv_export_carries_the_tags_back(learner):
     original = _tricky_deck(learner)
-    parsed = imports.parse_file("export.csv", imports.export_csv(original))
+    parsed = imports.parse_file("export.csv", exports.export_csv(original))
 
-    deck, _ = imports.apply_import(parsed, owner=learner)
+    deck, _ = import_jobs.apply_import(parsed, owner=learner)
 
     assert list(deck.cards.order_by("position").values_list("tags", flat=True)) == [
         tags for _, _, tags in TRICKY_CARDS
@@ -431,7 +431,7 @@ def test_a_csv_export_carries_the_tags_back(learner):
 def test_a_csv_export_starts_with_a_header_and_quotes_what_needs_it(learner):
     original = _tricky_deck(learner)
 
-    rows = list(csv.reader(io.StringIO(imports.export_csv(original).decode())))
+    rows = list(csv.reader(io.StringIO(exports.export_csv(original).decode())))
 
     assert rows[0] == ["front", "back", "tags"]
     assert rows[1:] == [list(card) for card in TRICKY_CARDS]
@@ -442,10 +442,10 @@ def test_a_csv_export_starts_with_a_header_and_quotes_what_needs_it(learner):
 
 def test_importing_the_same_csv_twice_creates_nothing_the_second_time(learner, private_deck):
     data = csv_bytes([["Front 1", "Back 1"], ["Front 2", "Back 2"], ["New card", "New back"]])
-    _, first = imports.apply_import(imports.parse_file("deck.csv", data), deck=private_deck)
+    _, first = import_jobs.apply_import(imports.parse_file("deck.csv", data), deck=private_deck)
     cards = list(private_deck.cards.order_by("pk").values("pk", "front", "back", "position"))
 
-    _, second = imports.apply_import(imports.parse_file("deck.csv", data), deck=private_deck)
+    _, second = import_jobs.apply_import(imports.parse_file("deck.csv", data), deck=private_deck)
 
     assert (first.created, first.updated, first.unchanged) == (1, 0, 2)
     assert (second.created, second.updated, second.unchanged) == (0, 0, 3)
@@ -466,8 +466,8 @@ def test_an_edited_back_updates_that_card_in_place_and_keeps_the_learners_histor
         [["Front 1", "Back 1"], ["Front 2", "Back 2, edited"], ["Front 3", "Back 3"]]
     )
 
-    plan = imports.plan_import(private_deck, imports.parse_file("deck.csv", edited))
-    imports.apply_import(imports.parse_file("deck.csv", edited), deck=private_deck)
+    plan = import_jobs.plan_import(private_deck, imports.parse_file("deck.csv", edited))
+    import_jobs.apply_import(imports.parse_file("deck.csv", edited), deck=private_deck)
 
     card.refresh_from_db()
     assert (plan.created, plan.updated, plan.unchanged) == (0, 1, 2)
@@ -480,7 +480,7 @@ def test_an_edited_back_updates_that_card_in_place_and_keeps_the_learners_histor
 def test_the_files_order_becomes_the_decks_order_and_cards_not_in_it_follow(learner, private_deck):
     data = csv_bytes([["Front 3", "Back 3"], ["Added", "Added back"], ["Front 1", "Back 1"]])
 
-    imports.apply_import(imports.parse_file("deck.csv", data), deck=private_deck)
+    import_jobs.apply_import(imports.parse_file("deck.csv", data), deck=private_deck)
 
     assert list(private_deck.cards.order_by("position").values_list("front", "position")) == [
         ("Front 3", 1),
@@ -501,7 +501,7 @@ def test_the_preview_shows_how_many_cards_are_new_updated_and_unchanged(learner,
 
     assert response.status_code == 200
     assert "<strong>10</strong> new, <strong>1</strong> updated, 1 unchanged" in response.text
-    assert response.context["plan"] == imports.ImportPlan(10, 1, 1, 0)
+    assert response.context["plan"] == import_jobs.ImportPlan(10, 1, 1, 0)
     assert [card.front for card in response.context["rows"]] == [
         "Front 1",
         "Front 2",
@@ -515,8 +515,8 @@ def test_the_preview_shows_how_many_cards_are_new_updated_and_unchanged(learner,
 def test_a_change_of_tags_alone_is_counted_as_an_update(learner, private_deck):
     data = csv_bytes([["Front 1", "Back 1", "renamed"]])
 
-    plan = imports.plan_import(private_deck, imports.parse_file("deck.csv", data))
-    imports.apply_import(imports.parse_file("deck.csv", data), deck=private_deck)
+    plan = import_jobs.plan_import(private_deck, imports.parse_file("deck.csv", data))
+    import_jobs.apply_import(imports.parse_file("deck.csv", data), deck=private_deck)
 
     assert private_deck.cards.get(front="Front 1").tags == "renamed"
     assert (plan.updated, plan.unchanged) == (1, 0)
@@ -587,7 +587,7 @@ def anki_package(tmp_path_factory):
 
 def import_history(anki_package, user, **kwargs):
     parsed = imports.parse_file("biology.apkg", anki_package)
-    return imports.apply_import(parsed, owner=user, history_user=user, **kwargs)
+    return import_jobs.apply_import(parsed, owner=user, history_user=user, **kwargs)
 
 
 def reviews_of(user, front):
@@ -704,7 +704,7 @@ def test_importing_the_package_again_does_not_repeat_its_history(learner, anki_p
     reviews = list(Review.objects.order_by("pk").values())
     memories = list(Memory.objects.order_by("pk").values())
 
-    _, plan = imports.apply_import(
+    _, plan = import_jobs.apply_import(
         imports.parse_file("biology.apkg", anki_package), deck=deck, history_user=learner
     )
 
@@ -714,11 +714,13 @@ def test_importing_the_package_again_does_not_repeat_its_history(learner, anki_p
 
 
 def test_a_card_the_learner_already_studied_here_keeps_its_own_history(learner, anki_package):
-    deck, _ = imports.apply_import(imports.parse_file("biology.apkg", anki_package), owner=learner)
+    deck, _ = import_jobs.apply_import(
+        imports.parse_file("biology.apkg", anki_package), owner=learner
+    )
     ribosome = deck.cards.get(front="Ribosome")
     answer(learner, ribosome, scheduling.EASY, MONDAY)
 
-    _, plan = imports.apply_import(
+    _, plan = import_jobs.apply_import(
         imports.parse_file("biology.apkg", anki_package), deck=deck, history_user=learner
     )
 
@@ -728,7 +730,9 @@ def test_a_card_the_learner_already_studied_here_keeps_its_own_history(learner, 
 
 
 def test_without_a_history_user_nothing_of_the_history_is_written(learner, anki_package):
-    deck, _ = imports.apply_import(imports.parse_file("biology.apkg", anki_package), owner=learner)
+    deck, _ = import_jobs.apply_import(
+        imports.parse_file("biology.apkg", anki_package), owner=learner
+    )
 
     assert deck.cards.count() == 3
     assert not Review.objects.exists()
@@ -1005,7 +1009,7 @@ def test_the_owner_exports_a_private_deck_and_another_learner_gets_404(
     assert mine.status_code == 200
     assert mine["Content-Type"] == content_type
     assert mine["Content-Disposition"] == f'attachment; filename="mine.{fmt}"'
-    assert mine.content == imports.EXPORTS[fmt][0](private_deck)
+    assert mine.content == exports.EXPORTS[fmt][0](private_deck)
     assert theirs.status_code == 404
 
 
@@ -1126,7 +1130,7 @@ def test_export_deck_writes_the_same_bytes_as_the_download(source_deck, tmp_path
 
     call_command("export_deck", source_deck.slug, str(path), format=fmt, stdout=out)
 
-    export = imports.EXPORTS[fmt or suffix][0]
+    export = exports.EXPORTS[fmt or suffix][0]
     assert path.read_bytes() == export(source_deck)
     count = source_deck.cards.count()
     assert out.getvalue() == f"Wrote {count} cards of “{source_deck.title}” to {path}\n"

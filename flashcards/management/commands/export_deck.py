@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from flashcards.imports import EXPORTS
+from flashcards.exports import EXPORTS
 from flashcards.models import Deck
 
 

@@ -3,7 +3,8 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from flashcards.imports import FORMATS, ImportRefused, apply_import, parse_file
+from flashcards.import_jobs import apply_import
+from flashcards.imports import FORMATS, ImportRefused, parse_file
 from flashcards.models import Deck
 
 
