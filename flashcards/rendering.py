@@ -41,6 +41,22 @@ ALLOWED_ATTRIBUTES = {
 }
 
 
+MAX_SIDE_CHARS = 20_000
+
+
+class MarkdownRefused(ValueError):
+    """Card text beyond the limits that bound the renderer's work."""
+
+
+def check_markdown(text: str, label: str) -> None:
+    """Refuse, naming the field and the limit, text whose rendering could stall a worker."""
+    if len(text) > MAX_SIDE_CHARS:
+        raise MarkdownRefused(
+            f"{label} is {len(text):,} characters long; "
+            f"a card side may hold at most {MAX_SIDE_CHARS:,}."
+        )
+
+
 def _math(content, options):
     try:
         mathml = latex2mathml.converter.convert(
