@@ -15,7 +15,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from flashcards import personal
-from flashcards.models import Profile
+from flashcards.models import Profile, profile_for
 
 ATTEMPTS = 4
 FIRST_DELAY = timedelta(minutes=1)
@@ -95,7 +95,7 @@ def queue_fit(user):
     """Queue a fit of the learner's parameters unless one is waiting; say whether it was queued."""
     if fit_waiting(user.pk):
         return False
-    profile = Profile.objects.get_or_create(user=user)[0]
+    profile = profile_for(user)
     profile.fit_status, profile.fit_requested_at = "queued", timezone.now()
     profile.save(update_fields=["fit_status", "fit_requested_at"])
     transaction.on_commit(functools.partial(_enqueue_fit, user.pk))

@@ -48,13 +48,16 @@ def test_the_gate_refuses_to_fit_a_tiny_history_and_says_why(learner, deck):
     assert "fitting needs at least 1000" in page.text
 
 
-def test_a_fit_is_queued_from_the_settings_page_and_done_by_the_job(experienced_learner):
+def test_a_fit_is_queued_from_the_settings_page_and_done_by_the_worker(
+    experienced_learner, django_capture_on_commit_callbacks
+):
     client = logged_in(experienced_learner)
-    response = client.post(reverse("flashcards:request_fit"), follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("flashcards:request_fit"), follow=True)
     assert "Queued" in response.text
     assert Profile.objects.get(user=experienced_learner).fit_status == "queued"
 
-    call_command("fit_parameters", queued=True, stdout=io.StringIO())
+    call_command("db_worker", batch=True, reload=False, interval=0, verbosity=0)
 
     profile = Profile.objects.get(user=experienced_learner)
     assert profile.fit_status in ("adopted", "kept")

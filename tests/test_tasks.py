@@ -1,15 +1,21 @@
 """Background work: queued in the database, run by the worker, retried with backoff."""
 
+import io
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.core.management import call_command
 from django.tasks import TaskResultStatus, task
+from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from flashcards.tasks import retried_task
+from flashcards import personal, scheduling
+from flashcards.models import Profile
+from flashcards.tasks import fit_parameters, retried_task
+from tests.conftest import make_user
+from tests.test_views import logged_in, post_answer
 
 runs = []
 
@@ -108,3 +114,110 @@ def test_a_task_that_fails_once_succeeds_on_its_second_attempt(db):
     assert runs == ["flaky"]
     statuses = DBTaskResult.objects.order_by("enqueued_at").values_list("status", flat=True)
     assert list(statuses) == [TaskResultStatus.FAILED, TaskResultStatus.SUCCESSFUL]
+
+
+def fits_waiting():
+    return DBTaskResult.objects.filter(
+        task_path=fit_parameters.module_path, status=TaskResultStatus.READY
+    )
+
+
+def test_asking_twice_for_a_fit_queues_it_once(learner, django_capture_on_commit_callbacks):
+    client = logged_in(learner)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = client.post(reverse("flashcards:request_fit"), follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        second = client.post(reverse("flashcards:request_fit"), follow=True)
+
+    assert "Queued: your parameters will be fitted" in first.text
+    assert "already queued" in second.text
+    assert fits_waiting().get().args_kwargs == {"args": [learner.pk], "kwargs": {}}
+    assert Profile.objects.get(user=learner).fit_status == "queued"
+    page = client.get(reverse("flashcards:settings")).text
+    assert "Fit queued:</strong> it runs in the background" in page
+    assert "Fit queued</button>" in page
+
+
+def test_a_fit_asked_for_is_done_by_the_worker(learner, deck, django_capture_on_commit_callbacks):
+    client = logged_in(learner)
+    for card in deck.cards.all():
+        post_answer(client, deck, card, scheduling.GOOD)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("flashcards:request_fit"))
+
+    run_worker()
+
+    assert Profile.objects.get(user=learner).fit_status == "kept"
+    assert not fits_waiting().exists()
+    page = client.get(reverse("flashcards:settings")).text
+    assert "Kept the previous parameters" in page
+    assert "Fit my parameters now" in page
+
+
+def test_two_fits_asked_for_at_once_are_queued_once(learner, django_capture_on_commit_callbacks):
+    # Both requests pass the first check before either has queued anything.
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert logged_in(learner).post(reverse("flashcards:request_fit")).status_code == 302
+        assert logged_in(learner).post(reverse("flashcards:request_fit")).status_code == 302
+    for callback in callbacks:
+        callback()
+
+    assert fits_waiting().count() == 1
+
+
+def test_a_fit_that_cannot_run_is_retried_then_the_learner_is_told(
+    learner, monkeypatch, django_capture_on_commit_callbacks
+):
+    def broken(user, now):
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(personal, "fit_learner", broken)
+    client = logged_in(learner)
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(reverse("flashcards:request_fit"))
+        for minutes in (0, 1, 5, 25):
+            clock.shift(timedelta(minutes=minutes))
+            run_worker()
+            if minutes < 25:
+                assert Profile.objects.get(user=learner).fit_status == "queued"
+                with django_capture_on_commit_callbacks(execute=True):
+                    client.post(reverse("flashcards:request_fit"))
+                assert fits_waiting().count() == 1
+
+    profile = Profile.objects.get(user=learner)
+    assert profile.fit_status == "failed"
+    assert profile.fit_message == "The fit could not run; it will be tried again tonight."
+    assert DBTaskResult.objects.filter(status=TaskResultStatus.FAILED).count() == 4
+    assert not fits_waiting().exists()
+    assert "Fit my parameters now" in client.get(reverse("flashcards:settings")).text
+
+
+def test_the_nightly_fit_queues_every_learner_with_answers_once(
+    deck, django_capture_on_commit_callbacks
+):
+    answered, waiting, silent = make_user(), make_user(), make_user()
+    for learner in (answered, waiting):
+        post_answer(logged_in(learner), deck, deck.cards.first(), scheduling.GOOD)
+    fit_parameters.enqueue(waiting.pk)
+    out = io.StringIO()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("fit_parameters", all=True, stdout=out)
+
+    assert out.getvalue() == "Queued 1 fits for the workers (1 already waiting).\n"
+    queued = sorted(task.args_kwargs["args"][0] for task in fits_waiting())
+    assert queued == [answered.pk, waiting.pk]
+    assert Profile.objects.get(user=answered).fit_status == "queued"
+    assert not Profile.objects.filter(user=silent, fit_status="queued").exists()
+
+
+def test_the_old_polling_option_does_nothing_and_says_so(learner):
+    Profile.objects.create(user=learner, fit_status="queued")
+    out = io.StringIO()
+
+    call_command("fit_parameters", queued=True, stdout=out)
+
+    assert "can be removed from cron" in out.getvalue()
+    assert Profile.objects.get(user=learner).fit_status == "queued"
+    assert not DBTaskResult.objects.exists()

@@ -5,13 +5,13 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from flashcards import scheduling
+from flashcards import scheduling, throttle
 from flashcards.forms import SettingsForm, SignUpForm
 from flashcards.models import profile_for
+from flashcards.tasks import queue_fit
 
 
 @login_required
@@ -74,21 +74,23 @@ def switch_theme(request):
 @login_required
 @require_POST
 def request_fit(request):
-    """Queue a fit of the learner's parameters; the job runner does it, not this request."""
-    profile = profile_for(request.user)
-    profile.fit_status, profile.fit_requested_at = "queued", timezone.now()
-    profile.save(update_fields=["fit_status", "fit_requested_at"])
-    messages.success(request, "Queued: your parameters will be fitted in the next few minutes.")
+    """Queue a fit of the learner's parameters; a worker does it, not this request."""
+    if queue_fit(request.user):
+        messages.success(request, "Queued: your parameters will be fitted in the next few minutes.")
+    else:
+        messages.info(request, "A fit of your parameters is already queued.")
     return redirect("flashcards:settings")
 
 
 def signup(request):
     if request.user.is_authenticated:
         return redirect("flashcards:deck_list")
-    form = SignUpForm(request.POST or None)
+    form = SignUpForm(request.POST or None, request=request)
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user)
         messages.success(request, f"Welcome, {user.username}! Pick a deck to start studying.")
-        return redirect("flashcards:deck_list")
+        response = redirect("flashcards:deck_list")
+        throttle.remember_device(request, response, user)
+        return response
     return render(request, "registration/signup.html", {"form": form})
