@@ -7,6 +7,7 @@ from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.core.cache import cache
 
 from flashcards.models import Card, Deck, Profile
+from flashcards.rendering import MarkdownRefused, check_markdown
 
 TIMEZONE_CHOICES = [
     (name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())
@@ -92,10 +93,22 @@ class CardForm(forms.ModelForm):
 
     def clean_front(self):
         front = self.cleaned_data["front"].strip()
+        self._check_markdown(front, "The front")
         others = self.deck.cards.filter(front=front).exclude(pk=self.instance.pk)
         if others.exists():
             raise forms.ValidationError("Another card of this deck has this front.")
         return front
+
+    def clean_back(self):
+        back = self.cleaned_data["back"]
+        self._check_markdown(back, "The back")
+        return back
+
+    def _check_markdown(self, text, label):
+        try:
+            check_markdown(text, label)
+        except MarkdownRefused as refusal:
+            raise forms.ValidationError(str(refusal), code="too_costly") from refusal
 
 
 class ImportForm(forms.Form):

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import (
@@ -24,7 +25,7 @@ from django.utils.safestring import mark_safe
 from django.utils.text import slugify
 
 from flashcards import scheduling
-from flashcards.rendering import render_markdown
+from flashcards.rendering import MarkdownRefused, check_markdown, render_markdown
 
 DAY_ROLLOVER_HOUR = 4
 # Deck slugs that would shadow a URL of their own (/decks/new/).
@@ -144,6 +145,17 @@ class Card(models.Model):
         if (fields := kwargs.get("update_fields")) is not None and {"front", "back"} & set(fields):
             kwargs["update_fields"] = {*fields, "front_html", "back_html"}
         super().save(*args, **kwargs)
+
+    def clean(self):
+        """Refuse text beyond the limits that keep rendering it cheap (the admin, the editor)."""
+        errors = {}
+        for field, label in (("front", "The front"), ("back", "The back")):
+            try:
+                check_markdown(getattr(self, field), label)
+            except MarkdownRefused as refusal:
+                errors[field] = str(refusal)
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def front_rendered(self):
