@@ -3,7 +3,13 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from flashcards import throttle
+from flashcards.forms import ThrottledAdminAuthenticationForm
 from flashcards.models import Card, Deck, Memory, Profile, Review
+
+# The admin's login is throttled as the site's, and a successful one remembers the device.
+admin.site.login_form = ThrottledAdminAuthenticationForm
+admin.site.login = throttle.remembering_device(admin.site.login)
 
 
 class CardInline(admin.TabularInline):

@@ -1,11 +1,11 @@
-import hashlib
 import zoneinfo
 
 from django import forms
-from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
-from django.core.cache import cache
+from django.forms.utils import ErrorDict
 
+from flashcards import throttle
 from flashcards.models import Card, Deck, Profile
 from flashcards.rendering import MarkdownRefused, check_markdown
 
@@ -15,8 +15,24 @@ TIMEZONE_CHOICES = [
 
 
 class SignUpForm(UserCreationForm):
+    """Sign-up; its refusals tell whether a username is taken, so an address gets only a few."""
+
     class Meta(UserCreationForm.Meta):
         fields = ("username",)
+
+    def __init__(self, *args, request, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.counters = throttle.signup_counters(request)
+
+    def full_clean(self):
+        if self.is_bound and throttle.refused(self.counters):
+            # Refused before any field is read: no lookup of the username, no password checks.
+            self._errors, self.cleaned_data = ErrorDict(renderer=self.renderer), {}
+            self.add_error(None, forms.ValidationError(throttle.THROTTLED, code="throttled"))
+            return
+        super().full_clean()
+        if self._errors:
+            throttle.count_failure(self.counters)
 
 
 class SettingsForm(forms.ModelForm):
@@ -135,50 +151,9 @@ class ImportForm(forms.Form):
         self.fields["deck"].required = False
 
 
-class ThrottledAuthenticationForm(AuthenticationForm):
-    """Login that refuses an account, or an address, after repeated failures.
-
-    The refusal reads the same whether or not the account exists, so it reveals no usernames.
-    """
-
-    error_messages = {
-        **AuthenticationForm.error_messages,
-        "throttled": "Too many failed attempts. Wait a few minutes and try again.",
-    }
-
-    def clean(self):
-        username = (self.cleaned_data.get("username") or "").strip().lower()
-        address = client_address(self.request) if self.request else ""
-        keys = [
-            (f"login-failures:account:{username}", settings.LOGIN_FAILURES_PER_ACCOUNT),
-            (f"login-failures:address:{address}", settings.LOGIN_FAILURES_PER_ADDRESS),
-        ]
-        if any(cache.get(_cache_key(key), 0) >= limit for key, limit in keys):
-            raise forms.ValidationError(self.error_messages["throttled"], code="throttled")
-        try:
-            return super().clean()
-        except forms.ValidationError:
-            for key, _ in keys:
-                key = _cache_key(key)
-                cache.add(key, 0, settings.LOGIN_FAILURE_WINDOW)
-                try:
-                    cache.incr(key)
-                except ValueError:  # expired between add and incr
-                    cache.set(key, 1, settings.LOGIN_FAILURE_WINDOW)
-            raise
+class ThrottledAuthenticationForm(throttle.ThrottledLoginMixin, AuthenticationForm):
+    """The site's login, throttled as flashcards.throttle says."""
 
 
-def client_address(request):
-    """The client's address, through as many proxies as the deployment says it has."""
-    if settings.TRUSTED_PROXIES:
-        forwarded = [
-            part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
-        ]
-        if len(forwarded) >= settings.TRUSTED_PROXIES and forwarded[-settings.TRUSTED_PROXIES]:
-            return forwarded[-settings.TRUSTED_PROXIES]
-    return request.META.get("REMOTE_ADDR", "")
-
-
-def _cache_key(key):
-    # Usernames may hold characters a cache key may not.
-    return "throttle:" + hashlib.sha256(key.encode()).hexdigest()
+class ThrottledAdminAuthenticationForm(throttle.ThrottledLoginMixin, AdminAuthenticationForm):
+    """The admin's login, throttled as the site's."""

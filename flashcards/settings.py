@@ -187,9 +187,15 @@ else:
         }
     }
 
-# Failed logins allowed per account and per address within the window, then refused.
-LOGIN_FAILURES_PER_ACCOUNT = int(os.environ.get("LOGIN_FAILURES_PER_ACCOUNT", 5))
+# Failures allowed within each window before attempts are refused unread (flashcards.throttle):
+# per account and address, per address, per account from unknown devices, per known device.
+LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS = int(
+    os.environ.get("LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS", 5)
+)
 LOGIN_FAILURES_PER_ADDRESS = int(os.environ.get("LOGIN_FAILURES_PER_ADDRESS", 20))
+LOGIN_FAILURES_PER_ACCOUNT = int(os.environ.get("LOGIN_FAILURES_PER_ACCOUNT", 10))
+LOGIN_FAILURES_PER_KNOWN_DEVICE = int(os.environ.get("LOGIN_FAILURES_PER_KNOWN_DEVICE", 5))
+SIGNUP_FAILURES_PER_ADDRESS = int(os.environ.get("SIGNUP_FAILURES_PER_ADDRESS", 10))
 LOGIN_FAILURE_WINDOW = int(os.environ.get("LOGIN_FAILURE_WINDOW", 15 * 60))
 # How many proxies stand in front of the app servers: the client's address is the one the
 # outermost of them saw, read from X-Forwarded-For. With none, that header is never trusted.

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.views import LoginView
 from django.urls import include, path
 
+from flashcards import throttle
 from flashcards.forms import ThrottledAuthenticationForm
 from flashcards.views import accounts, decks, imports, insight, progress, study
 
@@ -40,7 +41,9 @@ urlpatterns = [
     path("", include((flashcards_patterns, "flashcards"))),
     path(
         "accounts/login/",
-        LoginView.as_view(authentication_form=ThrottledAuthenticationForm),
+        throttle.remembering_device(
+            LoginView.as_view(authentication_form=ThrottledAuthenticationForm)
+        ),
         name="login",
     ),
     path("accounts/", include("django.contrib.auth.urls")),
