@@ -12,6 +12,7 @@ from flashcards.models import Card, Memory, Profile, Review, profile_for
 from flashcards.personal import fit_learner, learner_answers
 from flashcards.simulation import simulate
 from tests.conftest import make_deck, make_user
+from tests.test_tasks import run_worker
 from tests.test_views import logged_in, post_answer, reveal_url
 
 END = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -57,7 +58,7 @@ def test_a_fit_is_queued_from_the_settings_page_and_done_by_the_worker(
     assert "Queued" in response.text
     assert Profile.objects.get(user=experienced_learner).fit_status == "queued"
 
-    call_command("db_worker", batch=True, reload=False, interval=0, verbosity=0)
+    run_worker()
 
     profile = Profile.objects.get(user=experienced_learner)
     assert profile.fit_status in ("adopted", "kept")

@@ -1,11 +1,18 @@
 """Background work: queued in the database, run by the worker, retried with backoff."""
 
 import io
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.db import connection
 from django.tasks import TaskResultStatus, task
 from django.urls import reverse
 from django.utils import timezone
@@ -55,9 +62,11 @@ def no_runs_yet():
 
 def run_worker():
     """Run every task that is due, as `manage.py db_worker --batch` does, then stop."""
-    call_command(
-        "db_worker", batch=True, reload=False, startup_delay=False, interval=0, verbosity=0
-    )
+    # Between tasks the worker closes a connection inside a transaction, as the test's is.
+    with mock.patch("django_tasks_db.management.commands.db_worker.close_old_connections"):
+        call_command(
+            "db_worker", batch=True, reload=False, startup_delay=False, interval=0, verbosity=0
+        )
 
 
 def test_an_enqueued_task_waits_in_the_database_until_the_worker_runs_it(db):
@@ -221,3 +230,45 @@ def test_the_old_polling_option_does_nothing_and_says_so(learner):
     assert "can be removed from cron" in out.getvalue()
     assert Profile.objects.get(user=learner).fit_status == "queued"
     assert not DBTaskResult.objects.exists()
+
+
+@task
+def record_run(path, label):
+    # A job that takes a moment, so that the workers' turns overlap.
+    time.sleep(0.02)
+    with open(path, "a") as runs_file:
+        runs_file.write(f"{label}\n")
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="SQLite has one writer at a time: run one worker there, so there is nothing to race",
+)
+def test_three_workers_on_postgresql_run_each_of_forty_jobs_exactly_once(
+    transactional_db, tmp_path
+):
+    path = tmp_path / "runs.txt"
+    for n in range(40):
+        record_run.enqueue(str(path), n)
+    database = connection.settings_dict
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": (
+            f"postgres://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:"
+            f"{database['PORT']}/{database['NAME']}"
+        ),
+    }
+    command = [sys.executable, "manage.py", "db_worker", "--batch", "--no-reload"]
+    command += ["--no-startup-delay", "--verbosity", "0"]
+    workers = [
+        subprocess.Popen([*command, "--worker-id", f"worker{n}"], env=environment) for n in range(3)
+    ]
+    assert [worker.wait(timeout=60) for worker in workers] == [0, 0, 0]
+
+    assert sorted(int(line) for line in path.read_text().split()) == list(range(40))
+    results = DBTaskResult.objects.all()
+    assert {result.status for result in results} == {TaskResultStatus.SUCCESSFUL}
+    assert all(len(result.worker_ids) == 1 for result in results)
+    shares = Counter(result.worker_ids[0] for result in results)
+    print(f"\nJobs run per worker: {dict(sorted(shares.items()))}")
