@@ -6,7 +6,9 @@ from html.parser import HTMLParser
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from flashcards import scheduling
@@ -441,7 +443,8 @@ def test_adding_a_card_without_javascript_redirects_to_the_deck_with_a_message(
         create_url(private_deck), {"front": "Front 4", "back": "Back 4"}, follow=True
     )
 
-    assert response.redirect_chain == [(deck_url(private_deck), 302)]
+    added = private_deck.cards.get(front="Front 4")
+    assert response.redirect_chain == [(f"{deck_url(private_deck)}#card-{added.pk}", 302)]
     assert "Card added." in response.text
     assert fronts(private_deck)[-1] == ("Front 4", 4)
 
@@ -1093,3 +1096,100 @@ def test_no_script_in_a_card_comes_through_on_any_page(learner, payload):
         assert response.status_code == 200, name
         assert unsafe_markup(response.text) == [], name
     assert "Q " in pages["deck page"].text
+
+
+# A large deck's page: stored HTML, a hundred cards a page.
+
+
+def test_a_large_deck_is_shown_a_hundred_cards_a_page_with_links_between_pages(learner):
+    deck = make_deck("Large", cards=250, owner=learner)
+    client = logged_in(learner)
+
+    first = client.get(deck_url(deck))
+    last = client.get(deck_url(deck), {"page": 3})
+
+    assert shown_fronts(first.text) == [f"Front {n}" for n in range(1, 101)]
+    assert shown_fronts(last.text) == [f"Front {n}" for n in range(201, 251)]
+    assert "250 cards" in first.text and '<ol class="card-list" start="201">' in last.text
+    assert '<nav class="pagination" aria-label="Pages of cards">' in first.text
+    assert f'href="{deck_url(deck)}?page=2" class="button small" rel="next"' in first.text
+    assert f'href="{deck_url(deck)}?page=2" class="button small" rel="prev"' in last.text
+    assert 'aria-current="page">Page 3 of 3<' in last.text
+    assert shown_fronts(client.get(deck_url(deck), {"page": "99"}).text) == shown_fronts(last.text)
+
+
+def test_a_small_deck_has_no_page_links(learner, private_deck):
+    assert "pagination" not in logged_in(learner).get(deck_url(private_deck)).text
+
+
+def test_the_deck_page_shows_stored_html_and_renders_no_markdown(learner, monkeypatch):
+    deck = make_deck("Stored", cards=0, owner=learner)
+    for n in range(1, 4):
+        Card.objects.create(deck=deck, front=f"*Front* {n}", back="$x$", position=n)
+
+    def refuse(text):
+        # The empty preview beside the editor's empty form is all there is to render.
+        assert not text, "the deck page rendered a card's Markdown"
+        return ""
+
+    monkeypatch.setattr("flashcards.models.render_markdown", refuse)
+    monkeypatch.setattr("flashcards.templatetags.flashcards.render_markdown", refuse)
+    response = logged_in(learner).get(deck_url(deck))
+
+    assert response.status_code == 200
+    assert response.text.count("<em>Front</em>") == 3 and response.text.count("<math") == 3
+
+
+def test_the_deck_page_makes_as_many_queries_for_ten_thousand_cards_as_for_three(
+    learner, private_deck
+):
+    large = make_deck("Large", cards=10_000, owner=learner)
+    client = logged_in(learner)
+    client.get(deck_url(private_deck))
+
+    with CaptureQueriesContext(connection) as small_page:
+        client.get(deck_url(private_deck))
+    with CaptureQueriesContext(connection) as large_page:
+        client.get(deck_url(large))
+
+    assert len(large_page) == len(small_page)
+
+
+def test_moving_a_card_across_a_page_boundary_shows_the_page_it_moved_to(learner):
+    deck = make_deck("Large", cards=150, owner=learner)
+    client = logged_in(learner)
+    first_of_page_two = deck.cards.get(position=101)
+    last_of_page_one = deck.cards.get(position=100)
+
+    response = client.post(move_url(first_of_page_two, "up"), **HTMX)
+
+    assert len(shown_fronts(response.text)) == 100
+    assert shown_fronts(response.text)[-2:] == ["Front 99", "Front 101"]
+
+    response = client.post(move_url(last_of_page_one, "down"))
+
+    assert response["Location"] == f"{deck_url(deck)}?page=2#card-{last_of_page_one.pk}"
+
+
+def test_deleting_a_card_on_a_later_page_returns_that_page(learner):
+    deck = make_deck("Large", cards=150, owner=learner)
+    client = logged_in(learner)
+
+    response = client.post(delete_url(deck.cards.get(position=120)), **HTMX)
+    redirect = client.post(delete_url(deck.cards.get(position=130)))
+
+    assert shown_fronts(response.text)[:20] == [f"Front {n}" for n in range(101, 120)] + [
+        "Front 121"
+    ]
+    assert redirect["Location"] == f"{deck_url(deck)}?page=2"
+
+
+def test_adding_a_card_to_a_large_deck_shows_the_last_page_with_it(learner):
+    deck = make_deck("Large", cards=150, owner=learner)
+
+    response = logged_in(learner).post(
+        create_url(deck), {"front": "Front 151", "back": "New"}, **HTMX
+    )
+
+    assert shown_fronts(response.text)[-2:] == ["Front 150", "Front 151"]
+    assert 'aria-current="page">Page 2 of 2<' in response.text

@@ -2,7 +2,9 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -14,6 +16,7 @@ from django_htmx.http import reswap, retarget
 from flashcards import exports
 from flashcards.forms import CardForm, DeckForm
 from flashcards.models import Card, Memory, Review
+from flashcards.rendering import MAX_SIDE_CHARS, MarkdownRefused, check_markdown
 from flashcards.views.access import get_deck_for_editor, get_deck_for_user
 from flashcards.views.study import available_card, queue_for, render_study, study_context
 
@@ -61,14 +64,33 @@ def deck_delete(request, slug):
     return redirect("flashcards:deck_list")
 
 
-def _deck_context(request, deck, form=None):
+CARDS_PER_PAGE = 100
+
+
+def _deck_context(request, deck, form=None, page=None):
     editable = deck.editable_by(request.user)
+    cards = Paginator(deck.cards.order_by("position", "id"), CARDS_PER_PAGE)
     return {
         "deck": deck,
-        "cards": deck.cards.order_by("position", "id"),
+        "page": cards.get_page(page or request.GET.get("page")),
         "editable": editable,
         "form": form or (CardForm(deck=deck) if editable else None),
     }
+
+
+def _page_of(card):
+    """The page of its deck's list that shows the card."""
+    before = card.deck.cards.filter(
+        Q(position__lt=card.position) | Q(position=card.position, pk__lt=card.pk)
+    )
+    return before.count() // CARDS_PER_PAGE + 1
+
+
+def _deck_page_url(deck, page, card=None):
+    url = reverse("flashcards:deck_detail", args=[deck.slug])
+    if page > 1:
+        url += f"?page={page}"
+    return f"{url}#card-{card.pk}" if card else url
 
 
 @login_required
@@ -78,9 +100,9 @@ def deck_detail(request, slug):
     return render(request, "flashcards/deck_detail.html", _deck_context(request, deck))
 
 
-def _render_cards(request, deck, form=None, status=200, *, fresh_form=False):
+def _render_cards(request, deck, form=None, status=200, *, fresh_form=False, page=None):
     """The deck's page, or for htmx its list of cards (and, after an add, an empty form)."""
-    context = _deck_context(request, deck, form)
+    context = _deck_context(request, deck, form, page)
     if not request.htmx:
         return render(request, "flashcards/deck_detail.html", context, status=status)
     html = render_to_string("flashcards/deck_detail.html#cards", context, request)
@@ -107,8 +129,8 @@ def card_create(request, slug):
     card.save()
     if not request.htmx:
         messages.success(request, "Card added.")
-        return redirect("flashcards:deck_detail", slug=deck.slug)
-    return _render_cards(request, deck, fresh_form=True)
+        return redirect(_deck_page_url(deck, _page_of(card), card))
+    return _render_cards(request, deck, fresh_form=True, page=_page_of(card))
 
 
 def _get_card_for_editor(user, card_id):
@@ -184,14 +206,16 @@ def card_delete(request, card_id):
             return reswap(retarget(response, f"#card-{card.pk}"), "outerHTML")
         messages.error(request, message)
         return redirect("flashcards:deck_detail", slug=deck.slug)
+    # The cards after it move up by one: the page that showed it still shows its neighbours.
+    page = _page_of(card)
     with transaction.atomic():
         # In a private deck the only history is the owner's, and they chose to delete the card.
         Review.objects.filter(card=card).delete()
         card.delete()
     if request.htmx:
-        return _render_cards(request, deck)
+        return _render_cards(request, deck, page=page)
     messages.success(request, "Card deleted.")
-    return redirect("flashcards:deck_detail", slug=deck.slug)
+    return redirect(_deck_page_url(deck, page))
 
 
 @login_required
@@ -210,16 +234,38 @@ def card_move(request, card_id, direction):
             for position, each in enumerate(cards, start=1):
                 if each.position != position:
                     Card.objects.filter(pk=each.pk).update(position=position)
+    card.refresh_from_db(fields=["position"])
+    page = _page_of(card)
     if request.htmx:
-        return _render_cards(request, deck)
-    return redirect(f"{reverse('flashcards:deck_detail', args=[deck.slug])}#card-{card.pk}")
+        return _render_cards(request, deck, page=page)
+    return redirect(_deck_page_url(deck, page, card))
+
+
+# Both sides at their limit, every character percent-encoded from four bytes of UTF-8, and
+# room for the tags and the CSRF token: anything longer is refused before it is read.
+PREVIEW_MAX_BYTES = 2 * MAX_SIDE_CHARS * 12 + 16_384
 
 
 @login_required
 @require_POST
 def markdown_preview(request):
     """The card as its Markdown renders, for the live preview beside the editor."""
-    context = {"front": request.POST.get("front", ""), "back": request.POST.get("back", "")}
+    # htmx swaps only a successful response: a refusal is shown in the preview with status 200.
+    if int(request.META.get("CONTENT_LENGTH") or 0) > PREVIEW_MAX_BYTES:
+        refusal = (
+            "This card is too long to preview; "
+            f"a card side may hold at most {MAX_SIDE_CHARS:,} characters."
+        )
+        return render(request, "flashcards/card_preview.html", {"refusals": [refusal]})
+    context = {"refusals": []}
+    for side, label in (("front", "The front"), ("back", "The back")):
+        text = request.POST.get(side, "")
+        try:
+            check_markdown(text, label)
+        except MarkdownRefused as refusal:
+            context["refusals"].append(str(refusal))
+            text = ""
+        context[side] = text
     return render(request, "flashcards/card_preview.html", context)
 
 
