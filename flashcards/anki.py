@@ -3,6 +3,9 @@
 A package is a zip holding an SQLite collection: `collection.anki21b` (zstd-compressed, what
 current Anki writes), `collection.anki21` (the 2.1 legacy export) or `collection.anki2` (the
 oldest, and a "please update Anki" stub beside the newer ones). Media are ignored.
+
+A package comes from a stranger: the work of reading it is bounded as it is read (the limits
+below), and a malformed value is refused with a message naming its row.
 """
 
 import hashlib
@@ -29,6 +32,37 @@ DEFAULT_DECK_ID = 1
 CHUNK_BYTES = 1024 * 1024
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
+# Limits on reading a package. A real shared deck stays far below each (5,000 notes with 20
+# answers each unpack to about 3 MB); each is checked while reading, so a small file that
+# unpacks or computes into much more is stopped early.
+# The collection is unpacked to a temporary file; SQLite text compresses about 5:1, so a 10 MB
+# upload of real notes unpacks to well under this.
+MAX_COLLECTION_BYTES = 100 * 1024 * 1024
+# No value SQLite hands back may be larger (SQLITE_LIMIT_LENGTH): a note's fields together, or
+# a legacy collection's deck list. A card side holds at most 20,000 characters.
+MAX_VALUE_BYTES = 1024 * 1024
+# As many notes as one import may hold cards.
+MAX_NOTES = 200_000
+# A note type may make several cards of a note (reversed, cloze); only the first is imported.
+MAX_CARD_ROWS = 400_000
+# Twice a real 5,000-card deck with 20 answers each; every answer is replayed by the scheduler.
+MAX_REVIEW_ROWS = 200_000
+# Every note's text together, in characters: what a 10 MB text file could hold, twice.
+MAX_TEXT_CHARS = 20_000_000
+MAX_DECKS = 10_000
+# An Anki collection has about 40 tables and indexes.
+MAX_SCHEMA_ENTRIES = 1_000
+# SQLite instructions for the whole read: a package at every limit above takes about 20
+# million, so only a collection whose reading costs more than its rows stops here.
+MAX_SQLITE_STEPS = 100_000_000
+SQLITE_STEPS_PER_CHECK = 100_000
+# A legacy deck list is three levels deep; json.loads recurses once per level.
+MAX_JSON_DEPTH = 20
+# Anki's answer ids are their times in milliseconds since 1970; later ones are damaged rows.
+LAST_REVIEW = datetime(2100, 1, 1, tzinfo=UTC)
+LAST_REVIEW_MS = int((LAST_REVIEW - EPOCH).total_seconds()) * 1000
+JSON_NESTING = re.compile(r'"(?:[^"\\]|\\.)*"|[\[{]|[\]}]', re.DOTALL)
+
 # Written packages use fixed ids and times so that the same notes give the same bytes.
 NOTETYPE_ID = 1_700_000_000_000
 DECK_ID = 1_700_000_000_001
@@ -42,22 +76,23 @@ class AnkiPackageError(ValueError):
     """A file that cannot be read as an Anki package; the message is shown to the user."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AnkiNote:
     note_id: int
     guid: str
+    # The first two fields, front and back: a note type's other fields are not imported.
     fields: list[str]
     tags: list[str]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AnkiCard:
     card_id: int
     note_id: int
     ordinal: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AnkiReview:
     card_id: int
     reviewed_at: datetime
@@ -66,7 +101,7 @@ class AnkiReview:
     kind: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AnkiPackage:
     deck_name: str | None
     notes: list[AnkiNote]
@@ -74,8 +109,9 @@ class AnkiPackage:
     reviews: list[AnkiReview]
 
 
-def read_apkg(data: bytes, *, max_uncompressed_bytes: int = 200 * 1024 * 1024) -> AnkiPackage:
+def read_apkg(data: bytes, *, max_uncompressed_bytes: int | None = None) -> AnkiPackage:
     """Read the notes, cards, answers and main deck name of an .apkg file's bytes."""
+    limit = max_uncompressed_bytes or MAX_COLLECTION_BYTES
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError, EOFError) as error:
@@ -88,10 +124,10 @@ def read_apkg(data: bytes, *, max_uncompressed_bytes: int = 200 * 1024 * 1024) -
         ) from None
     with archive, tempfile.TemporaryDirectory(prefix="apkg-") as folder:
         member = _collection_member(archive)
-        if member.file_size > max_uncompressed_bytes:
-            raise _too_large(max_uncompressed_bytes)
+        if member.file_size > limit:
+            raise _too_large(limit)
         path = Path(folder) / "collection.sqlite"
-        _extract(archive, member, path, max_uncompressed_bytes)
+        _extract(archive, member, path, limit)
         return _read_collection(path)
 
 
@@ -157,14 +193,11 @@ def _size(count):
 
 
 def _read_collection(path):
-    connection = sqlite3.connect(path)
+    # Read-only and immutable: nothing in the file, not even a journal, is written or replayed.
+    connection = sqlite3.connect(f"{path.as_uri()}?mode=ro&immutable=1", uri=True)
+    interrupted = _bound_work(connection)
     try:
-        # The file comes from a stranger: no trigger or view in it may call functions.
-        connection.execute("PRAGMA trusted_schema = OFF")
-        tables = {
-            row[0]
-            for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        }
+        tables = _tables_refusing_computed_values(connection)
         missing = [table for table in REQUIRED_TABLES if table not in tables]
         if missing:
             raise AnkiPackageError(
@@ -172,63 +205,196 @@ def _read_collection(path):
                 f"it has no {', '.join(missing)} table."
             )
         return _read_tables(connection, tables)
-    except sqlite3.DatabaseError as error:
+    except sqlite3.OperationalError as error:
+        if interrupted():
+            raise AnkiPackageError(
+                "The package is refused: reading its collection takes far more work than its "
+                "notes and answers need."
+            ) from error
+        raise _damaged_database() from error
+    except sqlite3.DataError as error:
         raise AnkiPackageError(
-            "The collection inside the package is not an Anki database, or it is damaged."
+            f"The package is refused: it holds a value larger than {_size(MAX_VALUE_BYTES)}."
         ) from error
+    except sqlite3.DatabaseError as error:
+        raise _damaged_database() from error
     finally:
         connection.close()
 
 
+def _damaged_database():
+    return AnkiPackageError(
+        "The collection inside the package is not an Anki database, or it is damaged."
+    )
+
+
+def _bound_work(connection):
+    """Bound what SQLite may do for the file; return a function telling whether it stopped."""
+    # The file comes from a stranger: no trigger or view in it may call functions.
+    connection.setconfig(sqlite3.SQLITE_DBCONFIG_TRUSTED_SCHEMA, False)
+    connection.setconfig(sqlite3.SQLITE_DBCONFIG_DEFENSIVE, True)
+    connection.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+    checks = 0
+
+    def over_budget():
+        nonlocal checks
+        checks += 1
+        return checks * SQLITE_STEPS_PER_CHECK > MAX_SQLITE_STEPS
+
+    connection.set_progress_handler(over_budget, SQLITE_STEPS_PER_CHECK)
+    return lambda: checks * SQLITE_STEPS_PER_CHECK > MAX_SQLITE_STEPS
+
+
+def _tables_refusing_computed_values(connection):
+    """The collection's table names; a schema that computes values while it is read (a
+    generated column, a trigger, a view, a virtual table), which Anki never writes, is refused."""
+    tables = []
+    for _, (kind, name, sql) in _rows(
+        connection,
+        "SELECT type, name, sql FROM sqlite_master",
+        MAX_SCHEMA_ENTRIES,
+        ("Schema entry", "tables and indexes"),
+    ):
+        if kind in ("trigger", "view"):
+            raise _computed(f"a {kind} ({name!r})")
+        if kind == "table":
+            if isinstance(sql, str) and re.match(r"\s*CREATE\s+VIRTUAL\b", sql, re.IGNORECASE):
+                raise _computed(f"a virtual table ({name!r})")
+            tables.append(name)
+    for table in tables:
+        for column, hidden in connection.execute(
+            "SELECT name, hidden FROM pragma_table_xinfo(?)", (table,)
+        ):
+            if hidden:
+                raise _computed(f"a generated column ({column!r} in table {table!r})")
+    return set(tables)
+
+
+def _computed(what):
+    return AnkiPackageError(
+        f"The package is refused: its collection holds {what}, which computes values while it "
+        "is read; Anki never writes one."
+    )
+
+
+def _rows(connection, sql, limit, names):
+    """(number from 1, row) of a query, refused past `limit` rows or at a value too large;
+    `names` are a row's and the rows' names, e.g. ("Note", "notes")."""
+    row_name, plural = names
+    number = 0
+    try:
+        for number, row in enumerate(connection.execute(sql), start=1):
+            if number > limit:
+                raise AnkiPackageError(
+                    f"The package is refused: it holds more than {limit:,} {plural}."
+                )
+            yield number, row
+    except sqlite3.DataError as error:
+        raise AnkiPackageError(
+            f"{row_name} {number + 1} is refused: it holds a value larger than "
+            f"{_size(MAX_VALUE_BYTES)}."
+        ) from error
+
+
+def _damaged(where, column, value, kind):
+    shown = "NULL" if value is None else repr(value)[:40]
+    return AnkiPackageError(f"{where} is damaged: its {column} column holds {shown}, not {kind}.")
+
+
+def _whole_number(where, column, value):
+    if type(value) is not int:
+        raise _damaged(where, column, value, "a whole number")
+    return value
+
+
+def _text(where, column, value):
+    if type(value) is not str:
+        raise _damaged(where, column, value, "text")
+    return value
+
+
 def _read_tables(connection, tables):
-    notes = [
-        AnkiNote(
-            note_id=note_id,
-            guid=guid,
-            fields=flds.split(FIELD_SEPARATOR),
-            tags=tags.split(),
+    notes, characters = [], 0
+    for number, (note_id, guid, flds, tags) in _rows(
+        connection,
+        "SELECT id, guid, flds, tags FROM notes ORDER BY id",
+        MAX_NOTES,
+        ("Note", "notes"),
+    ):
+        where = f"Note {number}"
+        text = {"flds": flds, "guid": guid, "tags": tags}
+        characters += sum(len(_text(where, column, value)) for column, value in text.items())
+        if characters > MAX_TEXT_CHARS:
+            raise AnkiPackageError(
+                f"The package is refused: its notes hold more than {MAX_TEXT_CHARS:,} "
+                "characters of text together."
+            )
+        notes.append(
+            AnkiNote(
+                note_id=_whole_number(where, "id", note_id),
+                guid=guid,
+                fields=flds.split(FIELD_SEPARATOR, 2)[:2],
+                tags=tags.split(),
+            )
         )
-        for note_id, guid, flds, tags in connection.execute(
-            "SELECT id, guid, flds, tags FROM notes ORDER BY id"
-        )
-    ]
     if not notes:
         raise AnkiPackageError("The package holds no cards.")
-    cards = [
-        AnkiCard(card_id=card_id, note_id=note_id, ordinal=ordinal)
-        for card_id, note_id, ordinal in connection.execute(
-            "SELECT id, nid, ord FROM cards ORDER BY nid, ord, id"
+    cards = []
+    for number, (card_id, note_id, ordinal) in _rows(
+        connection, "SELECT id, nid, ord FROM cards", MAX_CARD_ROWS, ("Card", "cards")
+    ):
+        where = f"Card {number}"
+        cards.append(
+            AnkiCard(
+                card_id=_whole_number(where, "id", card_id),
+                note_id=_whole_number(where, "nid", note_id),
+                ordinal=_whole_number(where, "ord", ordinal),
+            )
         )
-    ]
-    # Ease 0 rows are not answers (a reset or a set due date); only answers 1-4 are kept.
-    reviews = [
-        AnkiReview(
-            card_id=card_id,
-            reviewed_at=EPOCH + timedelta(milliseconds=revlog_id),
-            rating=ease,
-            duration_ms=duration,
-            kind=min(kind, 4),  # Anki 23.10 split "rescheduled" (5) from "manual" (4)
-        )
-        for revlog_id, card_id, ease, duration, kind in connection.execute(
-            "SELECT id, cid, ease, time, type FROM revlog"
-            " WHERE ease BETWEEN 1 AND 4 AND cid IN (SELECT id FROM cards) ORDER BY id"
-        )
-    ]
+    cards.sort(key=lambda card: (card.note_id, card.ordinal, card.card_id))
     return AnkiPackage(
         deck_name=_main_deck_name(connection, tables),
         notes=notes,
         cards=cards,
-        reviews=reviews,
+        reviews=_read_reviews(connection, {card.card_id for card in cards}),
     )
+
+
+def _read_reviews(connection, card_ids):
+    reviews = []
+    for number, (revlog_id, card_id, ease, duration, kind) in _rows(
+        connection,
+        "SELECT id, cid, ease, time, type FROM revlog ORDER BY id",
+        MAX_REVIEW_ROWS,
+        ("Answer row", "answer rows"),
+    ):
+        # Ease 0 rows are not answers (a reset or a set due date); only answers 1-4 are kept.
+        if type(ease) is not int or ease not in (1, 2, 3, 4) or card_id not in card_ids:
+            continue
+        where = f"Answer row {number}"
+        if not 0 <= _whole_number(where, "id", revlog_id) < LAST_REVIEW_MS:
+            raise _damaged(where, "id", revlog_id, "a time between 1970 and 2100")
+        reviews.append(
+            AnkiReview(
+                card_id=card_id,
+                reviewed_at=EPOCH + timedelta(milliseconds=revlog_id),
+                rating=ease,
+                duration_ms=_whole_number(where, "time", duration),
+                # Anki 23.10 split "rescheduled" (5) from "manual" (4).
+                kind=min(_whole_number(where, "type", kind), 4),
+            )
+        )
+    return reviews
 
 
 def _main_deck_name(connection, tables):
     """The name of the deck holding most cards ("Parent::Child" for a nested one)."""
     if "decks" in tables:
-        names = {
-            deck_id: name.replace(FIELD_SEPARATOR, "::")
-            for deck_id, name in connection.execute("SELECT id, name FROM decks")
-        }
+        names = {}
+        for number, (deck_id, name) in _rows(
+            connection, "SELECT id, name FROM decks", MAX_DECKS, ("Deck", "decks")
+        ):
+            names[deck_id] = _text(f"Deck {number}", "name", name).replace(FIELD_SEPARATOR, "::")
     else:
         names = _legacy_deck_names(connection.execute("SELECT decks FROM col").fetchone())
     # A card moved into a filtered deck still belongs to its original deck (odid).
@@ -246,11 +412,40 @@ def _main_deck_name(connection, tables):
 
 
 def _legacy_deck_names(row):
-    try:
-        decks = json.loads(row[0]) if row and row[0] else {}
-        return {int(deck_id): deck["name"] for deck_id, deck in decks.items()}
-    except (ValueError, TypeError, KeyError, AttributeError):
+    """Deck names by id from a legacy collection's deck list (JSON in its col table)."""
+    if not row or not row[0]:
         return {}
+    damaged = AnkiPackageError(
+        "The collection's deck list is damaged: it is not a list of named decks in JSON."
+    )
+    if type(row[0]) is not str:
+        raise damaged
+    if _json_depth(row[0]) > MAX_JSON_DEPTH:
+        raise AnkiPackageError(
+            f"The collection's deck list is refused: it nests deeper than {MAX_JSON_DEPTH} levels."
+        )
+    try:
+        decks = json.loads(row[0])
+        names = {int(deck_id): deck["name"] for deck_id, deck in decks.items()}
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        raise damaged from error
+    if len(names) > MAX_DECKS or any(type(name) is not str for name in names.values()):
+        raise damaged
+    return names
+
+
+def _json_depth(text):
+    """How deep arrays and objects nest in JSON text, counted no further than the limit."""
+    depth = 0
+    for token in JSON_NESTING.finditer(text):
+        opening = token[0]
+        if opening in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                break
+        elif opening in "]}":
+            depth -= 1
+    return depth
 
 
 def write_apkg(

@@ -6,13 +6,27 @@ import io
 from flashcards import anki, sources
 from flashcards.rendering import render_markdown
 
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell):
+    """A CSV cell that a spreadsheet shows as text: one apostrophe before a formula start.
+
+    Apostrophes already before one get another, so that an import removing one gives the cell
+    back exactly (flashcards.imports).
+    """
+    if isinstance(cell, str) and cell.lstrip("'").startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
 
 def export_csv(deck):
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["front", "back", "tags"])
     for card in deck.cards.order_by("position", "id"):
-        writer.writerow([card.front, card.back, card.tags])
+        writer.writerow([spreadsheet_safe(cell) for cell in (card.front, card.back, card.tags)])
     return buffer.getvalue().encode("utf-8")
 
 

@@ -5,12 +5,22 @@ with a message and changes nothing."""
 import csv
 import io
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePath
 
-from flashcards import anki, scheduling, sources
+from flashcards import anki, rendering, scheduling, sources
+from flashcards.exports import FORMULA_STARTS
 
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
+# Limits counted while a file is read, so that a small file cannot ask for much more work than
+# its bytes. A 200,000-row CSV is a real deck's size (a vocabulary list); an Anki package's own
+# limits are in flashcards.anki.
+MAX_CARDS = 200_000
+# A source document is parsed whole; ~5 µs and ~400 bytes a line, so this bounds the parse to
+# ~0.5 s and ~40 MB. Real documents are hand-written: a few thousand lines.
+MAX_SOURCE_LINES = 100_000
+# Card.tags holds at most 500 characters.
+MAX_TAGS_CHARS = 500
 FORMATS = {"txt": "Source document", "csv": "CSV or TSV", "apkg": "Anki package"}
 CSV_HEADERS = (["front", "back"], ["front", "back", "tags"])
 # Anki's "manual" revlog rows are reschedulings, not answers.
@@ -21,16 +31,16 @@ class ImportRefused(ValueError):
     """A file that cannot be imported; the message says why, naming the line where it can."""
 
 
-@dataclass
+@dataclass(slots=True)
 class ImportedCard:
     front: str
     back: str
     tags: str = ""
     # Answers from an Anki package: (reviewed_at, rating, duration_ms), oldest first.
-    history: list = field(default_factory=list)
+    history: tuple = ()
 
 
-@dataclass
+@dataclass(slots=True)
 class ParsedFile:
     format: str
     title: str | None
@@ -84,11 +94,20 @@ def _decode(data):
 
 
 def _parse_source(text):
+    lines = text.count("\n") + 1
+    if lines > MAX_SOURCE_LINES:
+        raise ImportRefused(
+            f"The document has {lines:,} lines; a source document may have at most "
+            f"{MAX_SOURCE_LINES:,}."
+        )
     try:
         document = sources.parse_source(text)
     except sources.SourceError as error:
         raise ImportRefused(str(error)) from error
-    cards = [ImportedCard(card.front, card.back) for card in document.cards]
+    _refuse_too_many(len(document.cards))
+    cards = [
+        _checked_card(card.front, card.back, "", f"Line {card.line}") for card in document.cards
+    ]
     _refuse_repeated_fronts((card.front, card.line) for card in document.cards)
     return ParsedFile("txt", document.title, cards)
 
@@ -131,12 +150,13 @@ def _parse_csv(text, delimiter=None):
                     f"Line {line}: expected front, back and optional tags, found {len(cells)} "
                     "columns."
                 )
-            front, back, tags = (cells + [""])[:3]
+            front, back, tags = (_unneutralised(cell) for cell in (cells + [""])[:3])
             if not front:
                 raise ImportRefused(f"Line {line}: the front is empty.")
             if not back:
                 raise ImportRefused(f"Line {line}: the back is empty.")
-            cards.append(ImportedCard(front, back, " ".join(tags.split())))
+            _refuse_too_many(len(cards) + 1)
+            cards.append(_checked_card(front, back, tags, f"Line {line}"))
             fronts.append((front, line))
             line = next_line
     except csv.Error as error:
@@ -166,11 +186,44 @@ def _parse_apkg(data):
         front, back = anki.html_to_text(note.fields[0]), anki.html_to_text(note.fields[1])
         if not front:
             continue
-        card_history = history.get(first_card.get(note.note_id), [])
-        cards.append(ImportedCard(front, back, " ".join(note.tags), card_history))
+        card = _checked_card(front, back, " ".join(note.tags), f"Note {number}")
+        card.history = tuple(history.get(first_card.get(note.note_id), ()))
+        cards.append(card)
         fronts.append((front, f"note {number}"))
     _refuse_repeated_fronts(fronts, unit="")
     return ParsedFile("apkg", package.deck_name, cards)
+
+
+def _refuse_too_many(count):
+    if count > MAX_CARDS:
+        raise ImportRefused(
+            f"The file is refused: it holds more than {MAX_CARDS:,} cards, "
+            "the most one import may hold."
+        )
+
+
+def _checked_card(front, back, tags, where):
+    """A card whose sides the renderer can take and whose tags fit, or the refusal naming it."""
+    try:
+        rendering.check_markdown(front, f"{where}: the front")
+        rendering.check_markdown(back, f"{where}: the back")
+    except rendering.MarkdownRefused as error:
+        raise ImportRefused(str(error)) from error
+    tags = " ".join(tags.split())
+    if len(tags) > MAX_TAGS_CHARS:
+        raise ImportRefused(
+            f"{where}: the tags are {len(tags):,} characters long; a card's tags may hold at "
+            f"most {MAX_TAGS_CHARS}."
+        )
+    return ImportedCard(front, back, tags)
+
+
+def _unneutralised(cell):
+    """A cell as it was before an export guarded it against spreadsheet formulas (one leading
+    apostrophe before a formula start, see flashcards.exports.spreadsheet_safe)."""
+    if cell.startswith("'") and cell.lstrip("'").startswith(FORMULA_STARTS):
+        return cell[1:]
+    return cell
 
 
 def _refuse_repeated_fronts(fronts, unit="Line "):

@@ -357,6 +357,22 @@ def test_the_csv_export_holds_every_answer_of_the_learner_and_nothing_else(learn
     assert [row["deck"] for row in rows] == ["Capitals", "Mine", "Capitals"]
 
 
+def test_the_csv_export_writes_a_formula_in_a_front_or_deck_title_as_text(learner, private_deck):
+    private_deck.title = '=HYPERLINK("http://evil.example","click")'
+    private_deck.save()
+    card = private_deck.cards.first()
+    card.front = "@SUM(1+1)*cmd|' /C calc'!A0"
+    card.save()
+    write_review(learner, card, at=NOON)
+
+    text = streamed_text(logged_in(learner).get(export_url("csv")))
+
+    (row,) = csv.DictReader(io.StringIO(text, newline=""))
+    assert row["deck"] == "'" + private_deck.title
+    assert row["front"] == "'@SUM(1+1)*cmd|' /C calc'!A0"
+    assert row["rating"] == "3"
+
+
 def test_the_json_export_holds_every_answer_of_the_learner_and_nothing_else(
     learner, other_learner, two_histories
 ):

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from flashcards import charts, scheduling, stats
+from flashcards.exports import spreadsheet_safe
 from flashcards.models import (
     Card,
     Deck,
@@ -151,7 +152,7 @@ def _csv_lines(rows):
     writer = csv.DictWriter(_Echo(), fieldnames=EXPORT_COLUMNS)
     yield writer.writeheader()
     for row in rows:
-        yield writer.writerow(row)
+        yield writer.writerow({column: spreadsheet_safe(value) for column, value in row.items()})
 
 
 def _json_chunks(rows):
