@@ -73,7 +73,7 @@ def _table_cells(text):
             continue
         rest = line[_CONTAINER_PREFIX.match(line).end() :]
         if "-" in rest and "|" in rest and set(rest) <= _DELIMITER_ROW_CHARS:
-            columns = max(columns, rest.count("|") + 1)
+            columns = max(columns, sum(1 for cell in rest.split("|") if cell.strip()))
         cells += columns
     return cells
 

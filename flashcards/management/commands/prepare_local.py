@@ -4,12 +4,27 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db.models import Q
 
-from flashcards.models import Deck
+from flashcards.models import Card, Deck
+from flashcards.rendering import render_markdown
 
 SOURCE_FIXTURE = settings.BASE_DIR / "fixtures" / "deep-learning-flashcards.json"
 SOURCE_SLUG = "deep-learning-flashcards"
 ADMIN_FILE = settings.VAR_DIR / "local-admin.txt"
+
+
+def render_stored_html():
+    """Render once the cards that loaddata stored as text only, so no page renders them again."""
+    unrendered = Card.objects.filter(
+        (Q(front_html="") & ~Q(front="")) | (Q(back_html="") & ~Q(back=""))
+    )
+    cards = list(unrendered.only("front", "back"))
+    for card in cards:
+        card.front_html, card.back_html = render_markdown(card.front), render_markdown(card.back)
+    # Not Card.save(): loading the deck again must change nothing, its dates included.
+    Card.objects.bulk_update(cards, ["front_html", "back_html"], batch_size=500)
+    return len(cards)
 
 
 class Command(BaseCommand):
@@ -24,6 +39,7 @@ class Command(BaseCommand):
         else:
             call_command("loaddata", SOURCE_FIXTURE, verbosity=0)
             self.stdout.write("Loaded the Deep Learning deck (15 cards).")
+        render_stored_html()
 
         User = get_user_model()
         if not User.objects.filter(is_superuser=True).exists():
