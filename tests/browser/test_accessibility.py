@@ -190,6 +190,22 @@ def study_edit_card(page, url, world):
     study.settled()
 
 
+def deck_list_after_sign_up(page, url, world):
+    page.goto(url + reverse("flashcards:signup"))
+    page.get_by_label("Username").fill("ada")
+    page.get_by_label("Password", exact=True).fill("a long enough passphrase")
+    page.get_by_label("Password confirmation").fill("a long enough passphrase")
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("status")).to_contain_text("Welcome, ada!")
+
+
+def deck_delete_refused(page, url, world):
+    """An error message: staff may not delete a curated deck that learners have studied."""
+    page.goto(url + reverse("flashcards:deck_detail", args=[world.source.slug]))
+    page.get_by_role("button", name="Delete this deck").click()
+    expect(page.get_by_role("status")).to_contain_text("Learners have studied this deck")
+
+
 PAGES = {
     "deck-list-anonymous": (None, go(lambda w: reverse("flashcards:deck_list"))),
     "deck-list": ("learner", go(lambda w: reverse("flashcards:deck_list"))),
@@ -221,6 +237,8 @@ PAGES = {
     "study-after-undo": ("newcomer", study_after_undo),
     "study-stale-answer": ("newcomer", study_stale_answer),
     "study-edit-card": ("staff", study_edit_card),
+    "deck-list-after-sign-up": (None, deck_list_after_sign_up),
+    "deck-delete-refused": ("staff", deck_delete_refused),
 }
 
 
