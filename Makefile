@@ -20,9 +20,13 @@ $(VENV)/.test-deps: requirements-test.lock | $(PY)
 	$(PY) -m pip install --quiet --require-hashes -r requirements-test.lock
 	touch $@ $(VENV)/.run-deps
 
+# A worker runs the background tasks (imports, fitting) beside the server, its log lines
+# mixed with the server's; stopping `make run` stops both.
 run: $(VENV)/.run-deps
 	$(DEV) $(PY) manage.py migrate --verbosity 0
 	$(DEV) $(PY) manage.py prepare_local --url http://127.0.0.1:$(PORT)/
+	@$(DEV) $(PY) manage.py db_worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; trap 'exit 130' INT TERM; \
 	$(DEV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # Debian's Chromium drives the browser tests; Playwright never downloads a browser of its own.

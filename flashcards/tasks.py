@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Q
 from django.tasks import TaskResultStatus, task
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -20,6 +21,7 @@ from flashcards.models import Profile, profile_for
 ATTEMPTS = 4
 FIRST_DELAY = timedelta(minutes=1)
 BACKOFF = 5
+FIT_LOST_AFTER = timedelta(hours=1)
 
 
 def retried_task(*, attempts=ATTEMPTS, first_delay=FIRST_DELAY, backoff=BACKOFF, on_give_up=None):
@@ -84,9 +86,11 @@ def fit_parameters(user_id):
 
 def fit_waiting(user_id):
     """Whether a fit of the learner's parameters is queued (a retry too) or running."""
+    # A fit "running" for longer lost its worker (killed mid-task): it must not block the next.
+    running = Q(status=TaskResultStatus.RUNNING, started_at__gte=timezone.now() - FIT_LOST_AFTER)
     return DBTaskResult.objects.filter(
+        Q(status=TaskResultStatus.READY) | running,
         task_path=fit_parameters.module_path,
-        status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING],
         args_kwargs__args=[user_id],
     ).exists()
 

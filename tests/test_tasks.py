@@ -11,6 +11,7 @@ from unittest import mock
 
 import pytest
 import time_machine
+from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.db import connection
 from django.tasks import TaskResultStatus, task
@@ -20,7 +21,7 @@ from django_tasks_db.models import DBTaskResult
 
 from flashcards import personal, scheduling
 from flashcards.models import Profile
-from flashcards.tasks import fit_parameters, retried_task
+from flashcards.tasks import fit_parameters, queue_fit, retried_task
 from tests.conftest import make_user
 from tests.test_views import logged_in, post_answer
 
@@ -232,6 +233,15 @@ def test_the_old_polling_option_does_nothing_and_says_so(learner):
     assert not DBTaskResult.objects.exists()
 
 
+def test_a_fit_whose_worker_was_killed_an_hour_ago_does_not_block_the_next(learner):
+    lost = fit_parameters.enqueue(learner.pk).db_result
+    lost.claim("a worker killed mid-task")
+    with time_machine.travel(lost.started_at + timedelta(minutes=59)):
+        assert not queue_fit(learner)
+    with time_machine.travel(lost.started_at + timedelta(minutes=61)):
+        assert queue_fit(learner)
+
+
 @task
 def record_run(path, label):
     # A job that takes a moment, so that the workers' turns overlap.
@@ -272,3 +282,22 @@ def test_three_workers_on_postgresql_run_each_of_forty_jobs_exactly_once(
     assert all(len(result.worker_ids) == 1 for result in results)
     shares = Counter(result.worker_ids[0] for result in results)
     print(f"\nJobs run per worker: {dict(sorted(shares.items()))}")
+
+
+def test_staff_with_the_view_permission_read_a_failed_task_and_its_traceback_in_the_admin(db):
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        always_fails.enqueue("the job")
+        for _ in range(3):
+            run_worker()
+            clock.shift(timedelta(hours=1))
+    failed = DBTaskResult.objects.get(args_kwargs__kwargs__attempt=3)
+    staff = make_user(is_staff=True)
+    page = reverse("admin:django_tasks_database_dbtaskresult_change", args=[failed.pk])
+    assert logged_in(staff).get(page).status_code == 403
+
+    staff.user_permissions.add(Permission.objects.get(codename="view_dbtaskresult"))
+    response = logged_in(staff).get(page)
+
+    assert response.status_code == 200
+    assert "ValueError: the job cannot be done" in response.text
+    assert "Failed" in response.text
