@@ -44,9 +44,18 @@ def get_deck_for_editor(user, slug):
     return deck
 
 
+# The largest value of a 64-bit integer column: a larger id names nothing.
+MAX_ID = 2**63 - 1
+
+
 def int_field(data, name):
+    """The field as a whole number a database column holds, or None: "²" is a digit to
+    str.isdigit() but not to int(), and a 25-digit id overflows the column."""
     value = data.get(name, "")
-    return int(value) if value.isdigit() else None
+    if value.isascii() and value.isdigit() and len(value) <= len(str(MAX_ID)):
+        number = int(value)
+        return number if number <= MAX_ID else None
+    return None
 
 
 def staff_required(view):

@@ -23,6 +23,7 @@ from flashcards.models import (
     undo_review,
 )
 from flashcards.views.access import (
+    MAX_ID,
     get_deck_for_user,
     int_field,
     login_required_for_study,
@@ -106,6 +107,8 @@ def queue_for(request, deck):
 
 def available_card(deck, queue, card_id):
     """The card with this id in this deck if it can be studied now, with its memory."""
+    if card_id > MAX_ID:
+        return None, None
     card, memory = card_in_deck(queue.user, card_id, deck.slug)
     if card is None or not queue.is_available(card, memory):
         return None, None
@@ -119,8 +122,8 @@ def study(request, slug):
     deck = get_deck_for_user(request.user, slug)
     queue = queue_for(request, deck)
     card, memory = None, None
-    if request.GET.get("card", "").isdigit():
-        card, memory = available_card(deck, queue, int(request.GET["card"]))
+    if (card_id := int_field(request.GET, "card")) is not None:
+        card, memory = available_card(deck, queue, card_id)
     return render_study(request, study_context(request, deck, queue, card=card, memory=memory))
 
 
@@ -137,8 +140,8 @@ def reveal(request, slug, card_id):
         )
         return render_study(request, context, status=409)
     context = study_context(request, deck, queue, card=card, memory=memory, reveal=True)
-    if request.GET.get("shown", "").isdigit():
-        context["shown_at"] = int(request.GET["shown"])
+    if (shown_at := int_field(request.GET, "shown")) is not None:
+        context["shown_at"] = shown_at
     return render_study(request, context)
 
 
