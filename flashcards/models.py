@@ -37,16 +37,17 @@ LEARN_AHEAD = timedelta(minutes=20)
 class DeckQuerySet(models.QuerySet):
     def listed_for(self, user):
         """The decks a user studies: published curated decks and their own; staff also see
-        unpublished curated decks."""
+        unpublished curated decks. A deck still being imported is nobody's yet."""
         if not user.is_authenticated:
-            return self.filter(owner=None, published=True)
+            return self.filter(owner=None, published=True, hidden=False)
         curated = Q(owner=None) if user.is_staff else Q(owner=None, published=True)
-        return self.filter(curated | Q(owner=user))
+        return self.filter(curated | Q(owner=user), hidden=False)
 
     def visible_to(self, user):
-        """The decks a user may open: those listed for them; a superuser may open any."""
+        """The decks a user may open: those listed for them; a superuser may open any deck that
+        is not still being imported."""
         if user.is_authenticated and user.is_superuser:
-            return self.all()
+            return self.filter(hidden=False)
         return self.listed_for(user)
 
 
@@ -68,6 +69,8 @@ class Deck(models.Model):
         related_name="decks",
         help_text="Empty for a deck curated by staff; a learner's private deck otherwise.",
     )
+    # An import writes a deck's new cards into a hidden deck, and shows them in one step.
+    hidden = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -100,6 +103,8 @@ class Deck(models.Model):
 
     def visible_to(self, user):
         """Deck.objects.visible_to(user), for a deck already in hand."""
+        if self.hidden:
+            return False
         if user.is_authenticated and (user.is_superuser or self.owner_id == user.pk):
             return True
         if self.owner_id is not None:
@@ -874,16 +879,55 @@ def card_insight(cards):
     )
 
 
+IMPORT_STATUSES = [
+    ("reading", "Reading the file"),
+    ("ready", "Ready to import"),
+    ("refused", "Refused"),
+    ("writing", "Importing"),
+    ("done", "Imported"),
+    ("failed", "Failed"),
+]
+
+
+class PendingImportQuerySet(models.QuerySet):
+    def holding_files(self):
+        """Imports whose uploaded file is still kept: what a learner's upload quota counts."""
+        return self.filter(status__in=["reading", "ready", "writing"])
+
+    def expired(self, now):
+        """Imports untouched for PendingImport.LIFETIME: abandoned, finished or stuck."""
+        return self.filter(updated_at__lt=now - PendingImport.LIFETIME)
+
+
 class PendingImport(models.Model):
-    """An uploaded file waiting for its uploader to confirm the preview; kept in the database so
-    that any app server can finish it."""
+    """An uploaded file on its way into a deck: read by a job, previewed, confirmed, then written
+    by another job. Kept in the database so that any app server and worker can finish it."""
+
+    LIFETIME = timedelta(hours=24)
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
     deck = models.ForeignKey(Deck, null=True, blank=True, on_delete=models.CASCADE)
     filename = models.CharField(max_length=255)
+    # Emptied once the file is refused, written or failed: only waiting files take up space.
     data = models.BinaryField()
+    size = models.PositiveIntegerField(default=0)
     include_history = models.BooleanField(default=True)
+    status = models.CharField(max_length=10, choices=IMPORT_STATUSES, default="reading")
+    # What reading the file found (format, title, counts, first rows, plan), so that the preview
+    # never reads the file again.
+    summary = models.JSONField(default=dict, blank=True)
+    title = models.CharField(max_length=200, blank=True)
+    message = models.TextField(blank=True)
+    written = models.PositiveIntegerField(default=0)
+    to_write = models.PositiveIntegerField(default=0)
+    # The deck the import made or filled.
+    result = models.ForeignKey(
+        Deck, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    objects = PendingImportQuerySet.as_manager()
 
     def __str__(self):
         return f"{self.filename} for {self.user}"

@@ -1,19 +1,21 @@
-"""Importing a file into a deck: upload, preview, then write."""
-
-from urllib.parse import quote
+"""Importing a file into a deck: upload, preview once read, then write; both steps are jobs
+(flashcards.import_jobs), and the import's page follows them."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
 
 from flashcards import import_jobs, imports
 from flashcards.forms import ImportForm
 from flashcards.models import Deck, PendingImport
 
-PREVIEW_ROWS = 10
+# What the learner may still cancel: nothing is written before confirming.
+CANCELLABLE = ("reading", "ready", "refused", "failed")
 
 
 def _import_targets(user):
@@ -30,68 +32,81 @@ def import_upload(request):
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         deck = next((d for d in targets if d.slug == form.cleaned_data["deck"]), None)
-        try:
-            if upload.size > imports.MAX_IMPORT_BYTES:
-                raise imports.ImportRefused(
-                    f"The file is {upload.size / 1048576:.1f} MB; imports are limited to "
-                    f"{imports.MAX_IMPORT_BYTES // 1048576} MB."
-                )
-            data = upload.read()
-            imports.parse_file(upload.name, data)
-        except imports.ImportRefused as refusal:
-            form.add_error("file", str(refusal))
+        if upload.size > imports.MAX_IMPORT_BYTES:
+            refusal = (
+                f"The file is {upload.size / 1048576:.1f} MB; imports are limited to "
+                f"{imports.MAX_IMPORT_BYTES // 1048576} MB."
+            )
+        else:
+            refusal = import_jobs.upload_refusal(request.user, upload.size)
+        if refusal:
+            form.add_error("file", refusal)
         else:
             pending = PendingImport.objects.create(
                 user=request.user,
                 deck=deck,
                 filename=upload.name[:255],
-                data=data,
+                data=upload.read(),
+                size=upload.size,
                 include_history=form.cleaned_data["include_history"],
+                title=form.cleaned_data["title"][:200],
             )
-            title = form.cleaned_data["title"]
-            url = reverse("flashcards:import_preview", args=[pending.pk])
-            return redirect(f"{url}?title={quote(title)}" if title else url)
+            import_jobs.read_upload.enqueue(pending.pk)
+            return redirect("flashcards:import_preview", pending.pk)
     status = 400 if form.errors else 200
-    return render(request, "flashcards/import.html", {"form": form}, status=status)
+    waiting = PendingImport.objects.filter(user=request.user).exclude(status="done")
+    context = {
+        "form": form,
+        "waiting": waiting.order_by("created_at"),
+        "max_waiting": import_jobs.MAX_WAITING_UPLOADS,
+        "max_waiting_mb": import_jobs.MAX_WAITING_BYTES // 1048576,
+    }
+    return render(request, "flashcards/import.html", context, status=status)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
 def import_preview(request, pending_id):
+    """An import's page: reading, the preview and its confirmation, writing, or what went
+    wrong; an HTMX request gets the part that follows the jobs."""
     pending = get_object_or_404(PendingImport, pk=pending_id, user=request.user)
-    if pending.deck is not None and not pending.deck.editable_by(request.user):
+    if (
+        pending.status in CANCELLABLE
+        and pending.deck
+        and not pending.deck.editable_by(request.user)
+    ):
         pending.delete()
         return redirect("flashcards:import_upload")
-    parsed = imports.parse_file(pending.filename, bytes(pending.data))
-    title = request.POST.get("title") or request.GET.get("title") or ""
+    url = reverse("flashcards:import_preview", args=[pending.pk])
+    if pending.status == "done":
+        messages.success(request, pending.message)
+        deck_url = reverse("flashcards:deck_list")
+        if pending.result is not None:
+            deck_url = reverse("flashcards:deck_detail", args=[pending.result.slug])
+        return HttpResponseClientRedirect(deck_url) if request.htmx else redirect(deck_url)
     if request.method == "POST":
         if "cancel" in request.POST:
+            if pending.status not in CANCELLABLE:
+                messages.error(request, "The import is being written: it cannot be cancelled.")
+                return redirect(url)
             pending.delete()
             messages.info(request, "Import cancelled; nothing was changed.")
             return redirect("flashcards:deck_list")
-        history_user = request.user if pending.include_history else None
-        with transaction.atomic():
-            # Staff import into curated decks; a learner's new deck is their own.
-            owner = None if request.user.is_staff else request.user
-            deck, plan = import_jobs.apply_import(
-                parsed, deck=pending.deck, owner=owner, title=title, history_user=history_user
-            )
-            pending.delete()
-        messages.success(
-            request,
-            f"Imported {plan.created} new and {plan.updated} updated card"
-            f"{'s' if plan.created + plan.updated != 1 else ''}"
-            f"{f', and {plan.answers} answers of your history' if plan.answers else ''}.",
+        title = request.POST.get("title", "")[:200]
+        confirmed = PendingImport.objects.filter(pk=pending.pk, status="ready").update(
+            status="writing", title=title, updated_at=timezone.now()
         )
-        return redirect("flashcards:deck_detail", slug=deck.slug)
+        if confirmed:
+            import_jobs.write_upload.enqueue(pending.pk)
+        return redirect(url)
+    summary = pending.summary
     context = {
         "pending": pending,
-        "parsed": parsed,
-        "plan": import_jobs.plan_import(
-            pending.deck, parsed, request.user if pending.include_history else None
-        ),
-        "rows": parsed.cards[:PREVIEW_ROWS],
-        "title": title or parsed.title or "",
-        "format": imports.FORMATS[parsed.format],
+        "summary": summary,
+        "format": imports.FORMATS.get(summary.get("format"), ""),
+        "title": pending.title or summary.get("title", ""),
+        "polling": pending.status in ("reading", "writing"),
     }
-    return render(request, "flashcards/import_preview.html", context)
+    template = "flashcards/import_preview.html"
+    return render(request, f"{template}#status" if request.htmx else template, context)
