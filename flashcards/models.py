@@ -21,6 +21,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce
 from django.urls import reverse
+from django.utils.crypto import get_random_string
 from django.utils.safestring import mark_safe
 from django.utils.text import slugify
 
@@ -92,6 +93,10 @@ class Deck(models.Model):
 
     def _unique_slug(self):
         base = slugify(self.title)[:180] or "deck"
+        if self.owner_id is not None:
+            # A private deck's slug ends in a random token: a numbered one ("secret-x-2") would
+            # tell its owner that somebody else has a deck of that title.
+            base = f"{base}-{get_random_string(6, 'abcdefghijklmnopqrstuvwxyz0123456789')}"
         slug, n = base, 1
         while slug in RESERVED_SLUGS or Deck.objects.filter(slug=slug).exclude(pk=self.pk).exists():
             n += 1

@@ -1,11 +1,14 @@
-"""Every URL of the URL conf, opened with numbers no form would send, answers without a 500."""
+"""Every URL of the URL conf, opened with numbers or methods no form would send, answers without
+a 500; and a deck's address reveals nothing of other learners' decks."""
 
 import contextlib
+import re
 from urllib.parse import urlencode
 
 import pytest
 from django.urls import NoReverseMatch, resolve, reverse
 
+from tests.conftest import make_deck, make_user
 from tests.test_security import client_for, path_for, post_data, url_targets, world  # noqa: F401
 
 # A digit to str.isdigit() that int() refuses, and an id beyond any 64-bit column.
@@ -80,3 +83,32 @@ def test_a_hostile_number_in_any_url_query_or_form_is_never_a_server_error(
             names = [part]
         response = client.post(path, data | dict.fromkeys(names, value))
     assert response.status_code < 500, f"{method} {path} as {role} ({part} = {value})"
+
+
+FLASHCARDS_TARGETS = [
+    pytest.param(*param.values[:3], id=param.id)
+    for param in url_targets("GET")
+    if param.values[0].startswith("flashcards:")
+]
+
+
+@pytest.mark.parametrize(("key", "route", "target"), FLASHCARDS_TARGETS)
+def test_no_page_of_ours_answers_a_put_or_a_delete(world, key, route, target):  # noqa: F811
+    """Each says 405, or refuses the learner as it refuses their GET (403, a redirect)."""
+    client = client_for(world, "owner")
+    path = path_for(world, key, route, target)
+    refusal = client.get(path).status_code
+    for method in (client.put, client.delete):
+        status = method(path).status_code
+        assert status == 405 or status == refusal != 200, f"{method.__name__} {path}: {status}"
+
+
+def test_a_private_decks_address_does_not_tell_that_another_deck_has_its_title(db):
+    owner, other = make_user(), make_user()
+    theirs = make_deck("Secret X", cards=0, owner=owner)
+    mine = make_deck("Secret X", cards=0, owner=other)
+    curated = make_deck("Secret X", cards=0)
+    assert theirs.slug.startswith("secret-x-") and mine.slug.startswith("secret-x-")
+    assert len({theirs.slug, mine.slug, curated.slug}) == 3
+    assert curated.slug == "secret-x"
+    assert re.fullmatch(r"secret-x-[a-z0-9]{6}", mine.slug)

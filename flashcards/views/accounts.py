@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from flashcards import scheduling, throttle
 from flashcards.forms import SettingsForm, SignUpForm
@@ -14,6 +14,7 @@ from flashcards.models import profile_for
 from flashcards.tasks import queue_fit
 
 
+@require_http_methods(["GET", "POST"])
 @login_required
 def study_settings(request):
     profile = profile_for(request.user)
