@@ -253,7 +253,7 @@ def _tables_refusing_computed_values(connection):
         connection,
         "SELECT type, name, sql FROM sqlite_master",
         MAX_SCHEMA_ENTRIES,
-        ("Schema entry", "tables and indexes"),
+        "tables and indexes",
     ):
         if kind in ("trigger", "view"):
             raise _computed(f"a {kind} ({name!r})")
@@ -277,11 +277,8 @@ def _computed(what):
     )
 
 
-def _rows(connection, sql, limit, names):
-    """(number from 1, row) of a query, refused past `limit` rows or at a value too large;
-    `names` are a row's and the rows' names, e.g. ("Note", "notes")."""
-    row_name, plural = names
-    number = 0
+def _rows(connection, sql, limit, plural):
+    """(number from 1, row) of a query, refused past `limit` rows or at a value too large."""
     try:
         for number, row in enumerate(connection.execute(sql), start=1):
             if number > limit:
@@ -290,8 +287,9 @@ def _rows(connection, sql, limit, names):
                 )
             yield number, row
     except sqlite3.DataError as error:
+        # Python's cursor steps a row ahead, so the row at fault is not named.
         raise AnkiPackageError(
-            f"{row_name} {number + 1} is refused: it holds a value larger than "
+            f"The package is refused: one of its {plural} holds a value larger than "
             f"{_size(MAX_VALUE_BYTES)}."
         ) from error
 
@@ -319,7 +317,7 @@ def _read_tables(connection, tables):
         connection,
         "SELECT id, guid, flds, tags FROM notes ORDER BY id",
         MAX_NOTES,
-        ("Note", "notes"),
+        "notes",
     ):
         where = f"Note {number}"
         text = {"flds": flds, "guid": guid, "tags": tags}
@@ -341,7 +339,7 @@ def _read_tables(connection, tables):
         raise AnkiPackageError("The package holds no cards.")
     cards = []
     for number, (card_id, note_id, ordinal) in _rows(
-        connection, "SELECT id, nid, ord FROM cards", MAX_CARD_ROWS, ("Card", "cards")
+        connection, "SELECT id, nid, ord FROM cards", MAX_CARD_ROWS, "cards"
     ):
         where = f"Card {number}"
         cards.append(
@@ -366,7 +364,7 @@ def _read_reviews(connection, card_ids):
         connection,
         "SELECT id, cid, ease, time, type FROM revlog ORDER BY id",
         MAX_REVIEW_ROWS,
-        ("Answer row", "answer rows"),
+        "answer rows",
     ):
         # Ease 0 rows are not answers (a reset or a set due date); only answers 1-4 are kept.
         if type(ease) is not int or ease not in (1, 2, 3, 4) or card_id not in card_ids:
@@ -392,7 +390,7 @@ def _main_deck_name(connection, tables):
     if "decks" in tables:
         names = {}
         for number, (deck_id, name) in _rows(
-            connection, "SELECT id, name FROM decks", MAX_DECKS, ("Deck", "decks")
+            connection, "SELECT id, name FROM decks", MAX_DECKS, "decks"
         ):
             names[deck_id] = _text(f"Deck {number}", "name", name).replace(FIELD_SEPARATOR, "::")
     else:
