@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.contrib.auth.signals import user_logged_in
+from django.core import checks
 
 
 def remember_theme(sender, request, user, **kwargs):
@@ -16,3 +17,6 @@ class FlashcardsConfig(AppConfig):
 
     def ready(self):
         user_logged_in.connect(remember_theme, dispatch_uid="flashcards.remember_theme")
+        from flashcards.checks import services_reachable
+
+        checks.register(services_reachable, deploy=True)

@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -33,7 +34,9 @@ def local_secret_key():
 DEBUG = env_bool("DEBUG")
 SECRET_KEY = os.environ.get("SECRET_KEY")
 if not SECRET_KEY:
-    if not (DEBUG or env_bool("LOCAL_SECRET_KEY")):
+    # The key `make run` kept serves this machine's other commands too; a deployment that has
+    # neither that file nor SECRET_KEY is refused rather than given a key nobody chose.
+    if not (DEBUG or env_bool("LOCAL_SECRET_KEY") or (VAR_DIR / "secret-key").exists()):
         raise ImproperlyConfigured(
             "Set SECRET_KEY (or DEBUG=1 for development, or LOCAL_SECRET_KEY=1 to keep a key in "
             "var/secret-key on a single machine)."
@@ -69,6 +72,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "flashcards.middleware.HtmxLoginRedirectMiddleware",
+    # A database out of reach is a 503, a full disk a 507, each a page that says so.
+    "flashcards.middleware.ServiceUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "flashcards.urls"
@@ -104,6 +109,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A stopped or unreachable server is an error page within seconds (503, see
+    # flashcards.middleware), not a worker hung until its timeout.
+    DATABASES["default"]["OPTIONS"] = {"connect_timeout": 5}
+    # A web request gives up on a statement after 30 s; management commands (migrations,
+    # backups, fitting) may rightly run longer, and keep no limit.
+    if not (Path(sys.argv[0]).name == "manage.py" and sys.argv[1:2] != ["runserver"]):
+        statement_timeout = int(os.environ.get("DATABASE_STATEMENT_TIMEOUT", 30))
+        DATABASES["default"]["OPTIONS"]["options"] = f"-c statement_timeout={statement_timeout}s"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -175,10 +189,19 @@ SECURE_CSP = {
 if os.environ.get("REDIS_URL"):
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": os.environ["REDIS_URL"],
+            "OPTIONS": {
+                # Redis down or hung is a cache miss within a fraction of a second, logged:
+                # sessions are then read from the database (login throttling counts nothing).
+                "CLIENT_CLASS": "flashcards.cache.OutageTolerantClient",
+                "IGNORE_EXCEPTIONS": True,
+                "SOCKET_CONNECT_TIMEOUT": 0.2,
+                "SOCKET_TIMEOUT": 0.2,
+            },
         }
     }
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
     CACHES = {
         "default": {
