@@ -18,15 +18,23 @@ class Command(BaseCommand):
         parser.add_argument("path", type=Path)
 
     def handle(self, *args, path, **options):
-        with gzip.open(path, "wt", encoding="utf-8") as output:
-            # XML keeps times to the microsecond; Django's JSON rounds them to milliseconds.
-            call_command(
-                "dumpdata",
-                format="xml",
-                natural_foreign=True,
-                natural_primary=False,
-                exclude=EXCLUDED,
-                stdout=output,
-                verbosity=0,
-            )
+        # Written beside its name, then renamed: a backup cut short (a full disk) never
+        # replaces a whole one.
+        partial = path.with_name(f".{path.name}.partial")
+        try:
+            with gzip.open(partial, "wt", encoding="utf-8") as output:
+                # XML keeps times to the microsecond; Django's JSON rounds them to milliseconds.
+                call_command(
+                    "dumpdata",
+                    format="xml",
+                    natural_foreign=True,
+                    natural_primary=False,
+                    exclude=EXCLUDED,
+                    stdout=output,
+                    verbosity=0,
+                )
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        partial.replace(path)
         self.stdout.write(f"Wrote {path} ({path.stat().st_size / 1024:.0f} KB).")
