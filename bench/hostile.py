@@ -491,10 +491,10 @@ def run_leak(app):
         statuses.add(preview(session, text, base_url)[0])
     after = sum(figures[1] for pid in pids if (figures := process_figures(pid)))
     notes = f"workers' RSS {before:.0f} -> {after:.0f} MB"
-    seconds = time.perf_counter() - started
+    seconds, statuses = time.perf_counter() - started, "/".join(map(str, statuses))
+    line = row("leak", "16 previews of 11 MB", statuses, seconds, watch, notes)
     app.stop()
-    statuses = "/".join(map(str, statuses))
-    return [row("leak", "16 previews of 11 MB", statuses, seconds, watch, notes)]
+    return [line]
 
 
 def format_table(rows):
