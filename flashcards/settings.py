@@ -196,8 +196,8 @@ if os.environ.get("REDIS_URL"):
                 # sessions are then read from the database (login throttling counts nothing).
                 "CLIENT_CLASS": "flashcards.cache.OutageTolerantClient",
                 "IGNORE_EXCEPTIONS": True,
-                "SOCKET_CONNECT_TIMEOUT": 0.2,
-                "SOCKET_TIMEOUT": 0.2,
+                "SOCKET_CONNECT_TIMEOUT": 0.1,
+                "SOCKET_TIMEOUT": 0.1,
             },
         }
     }
