@@ -7,7 +7,7 @@ from django.forms.utils import ErrorDict
 
 from flashcards import throttle
 from flashcards.models import Card, Deck, Profile
-from flashcards.rendering import MarkdownRefused, check_markdown
+from flashcards.rendering import MAX_SIDE_CHARS, MarkdownRefused, check_markdown
 
 TIMEZONE_CHOICES = [
     (name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())
@@ -95,8 +95,12 @@ class CardForm(forms.ModelForm):
         model = Card
         fields = ("front", "back", "tags")
         widgets = {
-            "front": forms.Textarea(attrs={"rows": 2, "class": "markdown-source"}),
-            "back": forms.Textarea(attrs={"rows": 6, "class": "markdown-source"}),
+            "front": forms.Textarea(
+                attrs={"rows": 2, "class": "markdown-source", "maxlength": MAX_SIDE_CHARS}
+            ),
+            "back": forms.Textarea(
+                attrs={"rows": 6, "class": "markdown-source", "maxlength": MAX_SIDE_CHARS}
+            ),
         }
         help_texts = {
             "front": "Markdown: **bold**, *italic*, lists, `code`, tables, images by URL, "

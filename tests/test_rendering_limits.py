@@ -169,6 +169,21 @@ def test_a_preview_request_too_long_for_any_card_is_refused_before_it_is_read(db
     assert renders == ["", ""]
 
 
+def test_form_text_beyond_a_megabyte_is_refused_before_any_view_or_csrf_check_parses_it(
+    db, renders
+):
+    # Without the CSRF header the middleware reads the form: the size limit must come first.
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_user())
+    client.get(reverse("flashcards:deck_list"))  # a CSRF cookie, as any visitor has
+    assert "csrftoken" in client.cookies
+    response = client.post(reverse("flashcards:markdown_preview"), {"back": "&amp;" * 250_000})
+
+    assert response.status_code == 400
+    assert "larger than the server accepts" in response.text
+    assert renders == []
+
+
 def test_the_admin_refuses_a_card_beyond_the_limits(db):
     staff = make_user(is_staff=True, is_superuser=True)
     deck = make_deck("Curated")
