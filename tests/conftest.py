@@ -1,4 +1,5 @@
 import itertools
+from unittest import mock
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -55,3 +56,12 @@ def deck(db):
 def source_deck(db):
     call_command("loaddata", "fixtures/deep-learning-flashcards.json", verbosity=0)
     return Deck.objects.get(slug="deep-learning-flashcards")
+
+
+def run_worker():
+    """Run every task that is due, as `manage.py db_worker --batch` does, then stop."""
+    # Between tasks the worker closes a connection inside a transaction, as the test's is.
+    with mock.patch("django_tasks_db.management.commands.db_worker.close_old_connections"):
+        call_command(
+            "db_worker", batch=True, reload=False, startup_delay=False, interval=0, verbosity=0
+        )

@@ -5,7 +5,6 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
 from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -14,17 +13,10 @@ from django.utils import timezone
 
 from flashcards import import_jobs, imports, scheduling
 from flashcards.models import Card, Deck, Memory, PendingImport, Review
-from tests.conftest import make_deck, make_user
+from tests.conftest import make_deck, make_user, run_worker
 
 IMPORT_URL = reverse("flashcards:import_upload")
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-def run_worker():
-    """Run every task that is due, as `manage.py db_worker --batch` does, then stop."""
-    call_command(
-        "db_worker", batch=True, reload=False, startup_delay=False, interval=0, verbosity=0
-    )
 
 
 def logged_in(user):

@@ -27,7 +27,7 @@ from flashcards.models import (
     study_queue,
 )
 from flashcards.rendering import render_markdown
-from tests.conftest import make_deck, make_user
+from tests.conftest import make_deck, make_user, run_worker
 
 IMPORT_URL = reverse("flashcards:import_upload")
 MONDAY = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -59,13 +59,6 @@ def database_rows():
         ]
         for model in (Deck, Card, Memory, Review, PendingImport)
     }
-
-
-def run_worker():
-    """Run every task that is due, as `manage.py db_worker --batch` does, then stop."""
-    call_command(
-        "db_worker", batch=True, reload=False, startup_delay=False, interval=0, verbosity=0
-    )
 
 
 def upload(client, name, data, *, deck="", title="", include_history=True):
@@ -1096,7 +1089,7 @@ def test_import_deck_makes_a_new_deck_for_an_owner(learner, tmp_path):
         ("Weights", "Numbers"),
     ]
     assert out.getvalue() == (
-        "Machine learning (machine-learning): 2 new, 0 updated, 0 unchanged cards; "
+        f"Machine learning ({deck.slug}): 2 new, 0 updated, 0 unchanged cards; "
         "0 answers of history.\n"
     )
 
@@ -1115,7 +1108,7 @@ def test_import_deck_updates_a_deck_in_place(learner, private_deck, tmp_path):
     assert Review.objects.filter(card=card).count() == 1
     assert private_deck.cards.count() == 4
     assert out.getvalue() == (
-        "Mine (mine): 1 new, 1 updated, 0 unchanged cards; 0 answers of history.\n"
+        f"Mine ({private_deck.slug}): 1 new, 1 updated, 0 unchanged cards; 0 answers of history.\n"
     )
 
 

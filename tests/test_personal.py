@@ -11,8 +11,7 @@ from flashcards import scheduling
 from flashcards.models import Card, Memory, Profile, Review, profile_for
 from flashcards.personal import fit_learner, learner_answers
 from flashcards.simulation import simulate
-from tests.conftest import make_deck, make_user
-from tests.test_tasks import run_worker
+from tests.conftest import make_deck, make_user, run_worker
 from tests.test_views import logged_in, post_answer, reveal_url
 
 END = datetime(2026, 6, 1, 12, tzinfo=UTC)

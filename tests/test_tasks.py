@@ -7,7 +7,6 @@ import sys
 import time
 from collections import Counter
 from datetime import timedelta
-from unittest import mock
 
 import pytest
 import time_machine
@@ -22,7 +21,7 @@ from django_tasks_db.models import DBTaskResult
 from flashcards import personal, scheduling
 from flashcards.models import Profile
 from flashcards.tasks import fit_parameters, queue_fit, retried_task
-from tests.conftest import make_user
+from tests.conftest import make_user, run_worker
 from tests.test_views import logged_in, post_answer
 
 runs = []
@@ -59,15 +58,6 @@ def fails_once(label):
 def no_runs_yet():
     runs.clear()
     flaky_failures.clear()
-
-
-def run_worker():
-    """Run every task that is due, as `manage.py db_worker --batch` does, then stop."""
-    # Between tasks the worker closes a connection inside a transaction, as the test's is.
-    with mock.patch("django_tasks_db.management.commands.db_worker.close_old_connections"):
-        call_command(
-            "db_worker", batch=True, reload=False, startup_delay=False, interval=0, verbosity=0
-        )
 
 
 def test_an_enqueued_task_waits_in_the_database_until_the_worker_runs_it(db):

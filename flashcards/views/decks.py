@@ -9,6 +9,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap, retarget
@@ -277,5 +278,8 @@ def deck_export(request, slug, fmt):
         return HttpResponse("Export as txt, csv or apkg.", status=404, content_type="text/plain")
     export, content_type, suffix = exports.EXPORTS[fmt]
     response = HttpResponse(export(deck), content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{deck.slug}.{suffix}"'
+    # Named after the title: a private deck's slug ends in a random token.
+    response["Content-Disposition"] = (
+        f'attachment; filename="{slugify(deck.title) or deck.slug}.{suffix}"'
+    )
     return response

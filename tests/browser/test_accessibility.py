@@ -15,7 +15,7 @@ from flashcards import scheduling
 from flashcards.models import Card, Profile, Review, profile_for, record_answer
 from flashcards.simulation import simulate
 from tests.browser.conftest import DESKTOP, PHONE, StudyScreen, log_in
-from tests.conftest import make_deck, make_user
+from tests.conftest import make_deck, make_user, run_worker
 
 pytestmark = pytest.mark.browser
 
@@ -110,13 +110,32 @@ def deck_editor_with_preview(page, url, world):
     expect(page.locator("#add-card .preview .back strong")).to_have_text("always")
 
 
-def import_preview(page, url, world):
+def import_reading(page, url, world, name="biology.csv", data=CSV):
     page.goto(url + reverse("flashcards:import_upload"))
     page.get_by_label("File").set_input_files(
-        {"name": "biology.csv", "mimeType": "text/csv", "buffer": CSV}
+        {"name": name, "mimeType": "text/csv", "buffer": data}
     )
     page.get_by_role("button", name="Preview import").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Reading {name}…")
+
+
+def import_preview(page, url, world):
+    import_reading(page, url, world)
+    run_worker()
+    # The page asks every second whether the file has been read.
     expect(page.get_by_role("heading", level=1)).to_have_text("Preview: biology.csv")
+
+
+def import_refused(page, url, world):
+    import_reading(page, url, world, name="latin.csv", data="Café,Été\n".encode("latin-1"))
+    run_worker()
+    expect(page.get_by_role("heading", level=1)).to_have_text("latin.csv cannot be imported")
+
+
+def import_writing(page, url, world):
+    import_preview(page, url, world)
+    page.get_by_role("button", name=re.compile(r"^Import \d+ card")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Importing biology.csv…")
 
 
 def study_question(page, url, world):
@@ -225,7 +244,10 @@ PAGES = {
     "deck-owner-editor-preview": ("learner", deck_editor_with_preview),
     "deck-new": ("learner", go(lambda w: reverse("flashcards:deck_create"))),
     "import": ("learner", go(lambda w: reverse("flashcards:import_upload"))),
+    "import-reading": ("learner", import_reading),
     "import-preview": ("learner", import_preview),
+    "import-refused": ("learner", import_refused),
+    "import-writing": ("learner", import_writing),
     "insight": ("staff", go(lambda w: reverse("flashcards:insight"))),
     "deck-insight": (
         "staff",
