@@ -39,16 +39,16 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # upload of real notes unpacks to well under this.
 MAX_COLLECTION_BYTES = 100 * 1024 * 1024
 # No value SQLite hands back may be larger (SQLITE_LIMIT_LENGTH): a note's fields together, or
-# a legacy collection's deck list. A card side holds at most 20,000 characters.
+# a legacy collection's deck list. A card side holds at most 10,000 characters.
 MAX_VALUE_BYTES = 1024 * 1024
 # As many notes as one import may hold cards.
-MAX_NOTES = 200_000
+MAX_NOTES = 100_000
 # A note type may make several cards of a note (reversed, cloze); only the first is imported.
-MAX_CARD_ROWS = 400_000
+MAX_CARD_ROWS = 200_000
 # Twice a real 5,000-card deck with 20 answers each; every answer is replayed by the scheduler.
 MAX_REVIEW_ROWS = 200_000
-# Every note's text together, in characters: what a 10 MB text file could hold, twice.
-MAX_TEXT_CHARS = 20_000_000
+# Every note's text together, in characters: what a 10 MB text file could hold.
+MAX_TEXT_CHARS = 10_000_000
 MAX_DECKS = 10_000
 # An Anki collection has about 40 tables and indexes.
 MAX_SCHEMA_ENTRIES = 1_000

@@ -13,9 +13,9 @@ from flashcards.exports import FORMULA_STARTS
 
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
 # Limits counted while a file is read, so that a small file cannot ask for much more work than
-# its bytes. A 200,000-row CSV is a real deck's size (a vocabulary list); an Anki package's own
-# limits are in flashcards.anki.
-MAX_CARDS = 200_000
+# its bytes. 100,000 cards is more than the largest shared decks (a vocabulary list, a medical
+# course) and keeps a parse under ~60 MB; an Anki package's own limits are in flashcards.anki.
+MAX_CARDS = 100_000
 # A source document is parsed whole; ~5 µs and ~400 bytes a line, so this bounds the parse to
 # ~0.5 s and ~40 MB. Real documents are hand-written: a few thousand lines.
 MAX_SOURCE_LINES = 100_000
