@@ -3,6 +3,7 @@ from unittest import mock
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.management import call_command
 
 from flashcards.models import Card, Deck
@@ -19,6 +20,14 @@ def fast_and_plain_settings(settings):
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.TIME_ZONE = "UTC"
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Login failures and sessions live in the cache: each test starts with none."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 def make_user(username=None, **fields):

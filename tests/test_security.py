@@ -20,9 +20,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.auth.tokens import default_token_generator
 from django.contrib.contenttypes.models import ContentType
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
 from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
 from django.utils import timezone
@@ -43,7 +41,7 @@ from flashcards.models import (
 )
 from flashcards.tasks import fit_parameters
 from flashcards.throttle import THROTTLED
-from tests.conftest import make_deck, make_user
+from tests.conftest import make_deck, make_user, run_worker
 
 ROLES = ("anonymous", "owner", "other", "staff", "superuser")
 PASSWORD = "correct horse 42"  # make_user's
@@ -398,14 +396,6 @@ def url_targets(method):
 
 
 # The world of objects every URL is opened against.
-
-
-@pytest.fixture(autouse=True)
-def clear_cache():
-    """Login failures are counted in the cache; each test starts with none."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
@@ -973,8 +963,7 @@ def test_a_package_without_a_stray_member_is_accepted(world):
 def test_a_package_with_a_member_outside_its_folder_is_refused(world, name):
     client = client_for(world, "owner")
     response = upload(client, "deck.apkg", apkg_with_member(name))
-    # The import's job reads it, as `manage.py db_worker` would.
-    call_command("db_worker", batch=True, reload=False, startup_delay=False, verbosity=0)
+    run_worker()  # the import's job reads it, as `manage.py db_worker` would
     page = client.get(response["Location"])
     assert "The package is refused" in page.text
     assert "points outside its folder" in page.text

@@ -20,14 +20,6 @@ PASSWORD = "correct horse 42"  # make_user's
 LOGIN_PAGES = ["login", "admin:login"]
 
 
-@pytest.fixture(autouse=True)
-def clear_cache():
-    """Failures are counted in the cache; each test starts with none."""
-    cache.clear()
-    yield
-    cache.clear()
-
-
 @pytest.fixture
 def clock(settings):
     """Time stands still at the beginning of a window until the test moves it."""

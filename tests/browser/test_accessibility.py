@@ -653,6 +653,14 @@ def test_screenshots_of_the_main_pages(size, theme, new_context, live_server, wo
     page.goto(live_server.url + reverse("flashcards:progress"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Your progress")
     shoot("progress")
+    import_reading(page, live_server.url, world)
+    shoot("import-reading")
+    run_worker()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Preview: biology.csv")
+    shoot("import-preview")
+    page.get_by_role("button", name=re.compile(r"^Import \d+ card")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Importing biology.csv…")
+    shoot("import-writing")
 
     log_in(context, live_server, world.newcomer)  # whose first card is always a new one
     page.goto(live_server.url + reverse("flashcards:study", args=[world.source.slug]))
