@@ -205,7 +205,7 @@ def test_the_nightly_fit_queues_every_learner_with_answers_once(
     with django_capture_on_commit_callbacks(execute=True):
         call_command("fit_parameters", all=True, stdout=out)
 
-    assert out.getvalue() == "Queued 1 fits for the workers (1 already waiting).\n"
+    assert out.getvalue() == "Queued 1 fit for the workers (1 already waiting).\n"
     queued = sorted(task.args_kwargs["args"][0] for task in fits_waiting())
     assert queued == [answered.pk, waiting.pk]
     assert Profile.objects.get(user=answered).fit_status == "queued"

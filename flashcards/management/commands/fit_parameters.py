@@ -1,5 +1,6 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from flashcards.personal import fit_learner
@@ -47,5 +48,6 @@ class Command(BaseCommand):
                 else:
                     waiting += 1
             self.stdout.write(
-                f"Queued {queued_now} fits for the workers ({waiting} already waiting)."
+                f"Queued {queued_now} fit{pluralize(queued_now)} for the workers "
+                f"({waiting} already waiting)."
             )
