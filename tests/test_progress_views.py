@@ -126,6 +126,16 @@ def test_progress_shows_the_learners_own_answers_only(learner, other_learner, de
     assert "Again</span>" not in theirs.text
 
 
+def test_the_progress_page_states_the_retention_the_learner_chose(learner, deck):
+    profile = profile_for(learner)
+    profile.desired_retention = 0.85
+    profile.save()
+
+    response = get_at_noon(learner, progress_url())
+
+    assert "The scheduler aims for <strong>85.0%</strong>" in response.text
+
+
 def test_the_deck_filter_limits_every_figure_to_that_deck(learner, deck):
     other_deck = make_deck("Rivers", cards=2)
     for card in deck.cards.all():

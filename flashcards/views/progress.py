@@ -68,7 +68,7 @@ def progress(request, slug=None):
         "forecast_chart": charts.bars([(date, due) for date, due, _ in forecast]),
         "seconds_per_answer": seconds_per_answer,
         "retention": stats.true_retention(by_day, today_date),
-        "desired_retention": scheduling.DESIRED_RETENTION,
+        "desired_retention": profile.desired_retention,
         "knowledge": stats.estimated_knowledge(memories, now, profile.parameters or None),
         "recent": reviews.select_related("card", "deck").order_by("-reviewed_at", "-id")[:20],
         "zone": profile.zone,
