@@ -7,7 +7,7 @@ from django.forms.utils import ErrorDict
 
 from flashcards import throttle
 from flashcards.models import Card, Deck, Profile
-from flashcards.rendering import MAX_SIDE_CHARS, MarkdownRefused, check_markdown
+from flashcards.rendering import MAX_SIDE_CHARS
 
 TIMEZONE_CHOICES = [
     (name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())
@@ -111,24 +111,13 @@ class CardForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.deck = deck
 
+    # Card.clean() refuses a side beyond the rendering limits, for this form as for the admin.
     def clean_front(self):
         front = self.cleaned_data["front"].strip()
-        self._check_markdown(front, "The front")
         others = self.deck.cards.filter(front=front).exclude(pk=self.instance.pk)
         if others.exists():
             raise forms.ValidationError("Another card of this deck has this front.")
         return front
-
-    def clean_back(self):
-        back = self.cleaned_data["back"]
-        self._check_markdown(back, "The back")
-        return back
-
-    def _check_markdown(self, text, label):
-        try:
-            check_markdown(text, label)
-        except MarkdownRefused as refusal:
-            raise forms.ValidationError(str(refusal), code="too_costly") from refusal
 
 
 class ImportForm(forms.Form):
