@@ -60,13 +60,20 @@ def detect_format(filename, data):
     return "txt"
 
 
-def parse_file(filename, data, fmt=None):
-    """Read an uploaded file into cards, or raise ImportRefused saying what is wrong."""
-    if len(data) > MAX_IMPORT_BYTES:
-        raise ImportRefused(
-            f"The file is {len(data) / 1048576:.1f} MB; imports are limited to "
+def size_refusal(size):
+    """Why a file of `size` bytes cannot be imported, or None."""
+    if size > MAX_IMPORT_BYTES:
+        return (
+            f"The file is {size / 1048576:.1f} MB; imports are limited to "
             f"{MAX_IMPORT_BYTES // 1048576} MB."
         )
+    return None
+
+
+def parse_file(filename, data, fmt=None):
+    """Read an uploaded file into cards, or raise ImportRefused saying what is wrong."""
+    if refusal := size_refusal(len(data)):
+        raise ImportRefused(refusal)
     if not data.strip():
         raise ImportRefused("The file is empty.")
     fmt = fmt or detect_format(filename, data)

@@ -32,13 +32,9 @@ def import_upload(request):
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         deck = next((d for d in targets if d.slug == form.cleaned_data["deck"]), None)
-        if upload.size > imports.MAX_IMPORT_BYTES:
-            refusal = (
-                f"The file is {upload.size / 1048576:.1f} MB; imports are limited to "
-                f"{imports.MAX_IMPORT_BYTES // 1048576} MB."
-            )
-        else:
-            refusal = import_jobs.upload_refusal(request.user, upload.size)
+        refusal = imports.size_refusal(upload.size) or import_jobs.upload_refusal(
+            request.user, upload.size
+        )
         if refusal:
             form.add_error("file", refusal)
         else:
