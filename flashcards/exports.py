@@ -4,7 +4,6 @@ import csv
 import io
 
 from flashcards import anki, sources
-from flashcards.rendering import render_markdown
 
 # A spreadsheet reads a cell starting with one of these as a formula (OWASP, CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -42,8 +41,8 @@ def export_apkg(deck):
     notes = [
         (
             f"flashcards-{card.pk}",
-            anki.text_to_field(card.front, render_markdown(card.front)),
-            anki.text_to_field(card.back, render_markdown(card.back)),
+            anki.text_to_field(card.front, card.front_rendered),
+            anki.text_to_field(card.back, card.back_rendered),
         )
         for card in cards
     ]
