@@ -169,6 +169,16 @@ def test_a_preview_request_too_long_for_any_card_is_refused_before_it_is_read(db
     assert renders == ["", ""]
 
 
+def test_a_preview_request_whose_length_is_no_number_is_refused_not_an_error(db, renders):
+    response = logged_in(make_user()).post(
+        reverse("flashcards:markdown_preview"), {"back": "**B**"}, CONTENT_LENGTH="12abc", **HTMX
+    )
+
+    assert response.status_code == 200
+    assert "This card is too long to preview" in response.text
+    assert renders == ["", ""]
+
+
 def test_form_text_beyond_a_megabyte_is_refused_before_any_view_or_csrf_check_parses_it(
     db, renders
 ):

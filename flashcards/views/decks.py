@@ -252,7 +252,9 @@ PREVIEW_MAX_BYTES = 2 * MAX_SIDE_CHARS * 12 + 16_384
 def markdown_preview(request):
     """The card as its Markdown renders, for the live preview beside the editor."""
     # htmx swaps only a successful response: a refusal is shown in the preview with status 200.
-    if int(request.META.get("CONTENT_LENGTH") or 0) > PREVIEW_MAX_BYTES:
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    # A length that is no whole number is refused as one too long to read.
+    if not (length.isascii() and length.isdigit()) or int(length) > PREVIEW_MAX_BYTES:
         refusal = (
             "This card is too long to preview; "
             f"a card side may hold at most {MAX_SIDE_CHARS:,} characters."
