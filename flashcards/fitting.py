@@ -20,6 +20,9 @@ from flashcards import scheduling
 MIN_CROSS_DAY_REVIEWS = 1000
 # The gate fits on the earlier reviews and scores both sets of parameters on the rest.
 HOLDOUT_FRACTION = 0.2
+# ...and adopts the fit only if its held-out log loss is lower by more than two standard errors
+# (clustered by card): on simulated learners, a smaller gain was as often harm as help.
+ADOPT_BELOW_Z = -2.0
 # The replay puts every answer at noon of its study day, so that py-fsrs, which counts whole
 # 24-hour periods, counts exactly the study days that fsrs-rs was fitted on.
 _REPLAY_HOUR = time(12, tzinfo=UTC)
@@ -140,15 +143,17 @@ def fit(answers):
     ]
 
 
-def predictions(parameters, answers):
+def predictions(parameters, answers, *, card_parameters=None):
     """For every cross-day review, the recall probability the scheduler gave it just before.
 
-    Each card's history is replayed through `scheduling.review` with these parameters, so a
-    prediction is what the app would have believed about the card at that moment.
+    Each card's history is replayed through `scheduling.review` with these parameters (or, for
+    a card in `card_parameters`, with its own), so a prediction is what the app would have
+    believed about the card at that moment.
     """
-    factor, decay = scheduling.forgetting_curve(parameters)
     found = []
-    for history in _histories(answers).values():
+    for card_id, history in _histories(answers).items():
+        in_use = (card_parameters or {}).get(card_id, parameters)
+        factor, decay = scheduling.forgetting_curve(in_use)
         memory = scheduling.Memory()
         number = 1
         lapses = 0
@@ -163,7 +168,7 @@ def predictions(parameters, answers):
                 answer.rating,
                 datetime.combine(answer.day, _REPLAY_HOUR),
                 seed=None,
-                parameters=parameters,
+                parameters=in_use,
             )
     found.sort(key=lambda prediction: prediction.answer.reviewed_at)
     return found
@@ -177,8 +182,9 @@ def metrics(predictions):
     group, and weights each group by its size.
     """
     if not predictions:
-        return {"log_loss": None, "rmse_bins": None, "auc": None}
+        return {"log_loss": None, "rmse_bins": None, "auc": None, "reviews": 0}
     return {
+        "reviews": len(predictions),
         "log_loss": sum(_log_loss(p) for p in predictions) / len(predictions),
         "rmse_bins": _rmse_bins(predictions),
         "auc": _auc(predictions),
@@ -229,12 +235,67 @@ def _auc(predictions):
     return (rank_sum - recalled * (recalled + 1) / 2) / (recalled * forgotten)
 
 
-def evaluate_candidate(answers, current_parameters=None):
+def paired_z(current, candidate):
+    """How many standard errors the candidate's mean log loss lies below or above the current's.
+
+    Both lists hold the predictions of the same reviews in the same order. A card's reviews are
+    not independent of each other, so the standard error is clustered by card: each card's
+    summed difference is one observation. Negative means the candidate predicts better.
+    """
+    n = len(current)
+    by_card = defaultdict(float)
+    for now, then in zip(current, candidate, strict=True):
+        by_card[now.answer.card_id] += _log_loss(then) - _log_loss(now)
+    mean = sum(by_card.values()) / n
+    counts = defaultdict(int)
+    for prediction in current:
+        counts[prediction.answer.card_id] += 1
+    clusters = len(by_card)
+    if clusters < 2:
+        return 0.0
+    spread = sum((total - counts[card] * mean) ** 2 for card, total in by_card.items())
+    variance = clusters / (clusters - 1) * spread / n**2
+    if variance == 0:
+        return 0.0 if mean == 0 else math.copysign(math.inf, mean)
+    return mean / math.sqrt(variance)
+
+
+def later_reviews(answers):
+    """When the held-out reviews start: the time of the first of the last HOLDOUT_FRACTION of
+    cross-day reviews."""
+    times = sorted(
+        answer.reviewed_at
+        for history in _histories(answers).values()
+        for n, (answer, days) in enumerate(history)
+        if n > 0 and days > 0
+    )
+    return times[int(len(times) * (1 - HOLDOUT_FRACTION))]
+
+
+def compare(current_parameters, candidate_parameters, answers, split_at, *, card_parameters=None):
+    """Score two sets of parameters on the cross-day reviews from `split_at` on, each card's
+    memory rebuilt from its full earlier history: (current metrics, candidate metrics, z).
+
+    `card_parameters` ({card id: parameters}) gives the cards scheduled with other parameters
+    than `current_parameters` (a curated deck's pooled ones).
+    """
+    current = [
+        p
+        for p in predictions(current_parameters, answers, card_parameters=card_parameters)
+        if p.answer.reviewed_at >= split_at
+    ]
+    candidate = [
+        p for p in predictions(candidate_parameters, answers) if p.answer.reviewed_at >= split_at
+    ]
+    return metrics(current), metrics(candidate), paired_z(current, candidate)
+
+
+def evaluate_candidate(answers, current_parameters=None, *, card_parameters=None):
     """Fit on the earlier reviews, score on the later ones, and adopt only a better fit.
 
-    Both sets of parameters are scored on the last HOLDOUT_FRACTION of cross-day reviews, each
-    card's memory rebuilt from its full earlier history; adopted parameters are refitted on
-    every answer.
+    The parameters fitted on the reviews before the last HOLDOUT_FRACTION of cross-day reviews
+    are the ones scored and, if their log loss there is lower by more than ADOPT_BELOW_Z
+    card-clustered standard errors, the ones adopted: never parameters that were not tested.
     """
     current_parameters = list(current_parameters or default_parameters())
     cross_day = cross_day_count(answers)
@@ -250,30 +311,36 @@ def evaluate_candidate(answers, current_parameters=None):
             candidate=None,
             parameters=current_parameters,
         )
-    reviews = predictions(current_parameters, answers)
-    split_at = reviews[int(len(reviews) * (1 - HOLDOUT_FRACTION))].answer.reviewed_at
+    split_at = later_reviews(answers)
     candidate_parameters = fit([answer for answer in answers if answer.reviewed_at < split_at])
-    later = [p for p in reviews if p.answer.reviewed_at >= split_at]
-    current = metrics(later)
-    candidate = metrics(
-        [p for p in predictions(candidate_parameters, answers) if p.answer.reviewed_at >= split_at]
+    current, candidate, z = compare(
+        current_parameters, candidate_parameters, answers, split_at, card_parameters=card_parameters
     )
+    return decide(candidate_parameters, current_parameters, current, candidate, z, cross_day)
+
+
+def decide(candidate_parameters, current_parameters, current, candidate, z, cross_day):
+    """The gate's rule: adopt the tested candidate only on a significant held-out gain."""
+    current["z"] = candidate["z"] = z
     scores = (
-        f"log loss {candidate['log_loss']:.4f} against {current['log_loss']:.4f} "
-        f"on the last {len(later)} cross-day reviews"
+        f"log loss {candidate['log_loss']:.4f} against {current['log_loss']:.4f} on the "
+        f"{current['reviews']} latest reviews on a later day, z = {z:.2f}"
     )
-    if candidate["log_loss"] < current["log_loss"]:
+    if z < ADOPT_BELOW_Z:
         return Evaluation(
             adopt=True,
-            reason=f"The fitted parameters predict better: {scores}.",
+            reason=f"The fitted parameters predict significantly better: {scores}.",
             cross_day=cross_day,
             current=current,
             candidate=candidate,
-            parameters=fit(answers),
+            parameters=list(candidate_parameters),
         )
     return Evaluation(
         adopt=False,
-        reason=f"The fitted parameters predict no better: {scores}.",
+        reason=(
+            f"The fitted parameters predict no better by the rule (z below {ADOPT_BELOW_Z:g}): "
+            f"{scores}."
+        ),
         cross_day=cross_day,
         current=current,
         candidate=candidate,

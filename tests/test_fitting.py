@@ -199,11 +199,18 @@ def test_the_gate_adopts_parameters_fitted_to_a_learner_unlike_the_default(long_
     evaluation = fitting.evaluate_candidate(long_history, None)
 
     assert evaluation.adopt, evaluation.reason
-    assert evaluation.reason.startswith("The fitted parameters predict better: log loss")
+    assert evaluation.reason.startswith(
+        "The fitted parameters predict significantly better: log loss"
+    )
     assert evaluation.cross_day >= fitting.MIN_CROSS_DAY_REVIEWS
     assert evaluation.candidate["log_loss"] < evaluation.current["log_loss"]
-    # The adopted parameters, refitted on everything, are ones the scheduler accepts...
-    assert len(evaluation.parameters) == 21
+    assert evaluation.candidate["z"] < fitting.ADOPT_BELOW_Z
+    # The adopted parameters are exactly the ones scored on the later reviews...
+    split_at = fitting.later_reviews(long_history)
+    assert evaluation.parameters == fitting.fit(
+        [a for a in long_history if a.reviewed_at < split_at]
+    )
+    # ...ones the scheduler accepts...
     review(
         Memory(), GOOD, long_history[-1].reviewed_at, seed=None, parameters=evaluation.parameters
     )
@@ -227,9 +234,63 @@ def test_the_gate_keeps_parameters_that_already_describe_the_learner(long_histor
     evaluation = fitting.evaluate_candidate(long_history, GENERATING)
 
     assert not evaluation.adopt
-    assert evaluation.reason.startswith("The fitted parameters predict no better: log loss")
-    assert evaluation.candidate["log_loss"] >= evaluation.current["log_loss"]
+    assert evaluation.reason.startswith("The fitted parameters predict no better by the rule")
+    assert evaluation.candidate["z"] >= fitting.ADOPT_BELOW_Z
     assert evaluation.parameters == GENERATING
+
+
+def test_the_gate_keeps_the_parameters_in_use_on_a_gain_that_is_not_significant():
+    current = {"log_loss": 0.4000, "reviews": 500}
+    candidate = {"log_loss": 0.3999, "reviews": 500}
+
+    kept = fitting.decide(GENERATING, fitting.default_parameters(), current, candidate, -1.9, 2000)
+    adopted = fitting.decide(
+        GENERATING, fitting.default_parameters(), current, candidate, -2.1, 2000
+    )
+
+    assert not kept.adopt and kept.parameters == fitting.default_parameters()
+    assert "z = -1.90" in kept.reason
+    assert adopted.adopt and adopted.parameters == GENERATING
+
+
+def test_the_gain_of_one_card_is_not_significant_however_large():
+    """Reviews of one card are not independent: a gain on it alone proves nothing."""
+    current = [make_prediction(0.5, True) for _ in range(40)]
+    better_on_card_1 = [make_prediction(0.9, True) for _ in range(40)]
+    assert fitting.paired_z(current, better_on_card_1) == 0.0  # one cluster: no error estimate
+
+    cards = [replace_card(p, n % 20) for n, p in enumerate(current)]
+    better_on_one = [
+        replace_card(make_prediction(0.9 if n % 20 == 0 else 0.5, True), n % 20) for n in range(40)
+    ]
+    better_on_all = [
+        replace_card(make_prediction(0.6 + 0.01 * (n % 7), True), n % 20) for n in range(40)
+    ]
+    assert -2 < fitting.paired_z(cards, better_on_one) < 0
+    assert fitting.paired_z(cards, better_on_all) < -2
+    assert fitting.paired_z(better_on_all, cards) > 2
+
+
+def replace_card(prediction, card_id):
+    answer = prediction.answer
+    return Prediction(
+        Answer(card_id, answer.reviewed_at, answer.day, answer.rating),
+        prediction.probability,
+        prediction.elapsed_days,
+        prediction.number,
+        prediction.lapses,
+    )
+
+
+def test_the_gate_does_not_adopt_a_fit_for_a_learner_the_defaults_describe():
+    history = simulate_answers(
+        fitting.default_parameters(), cards=400, new_per_day=10, days=100, seed=2
+    )
+
+    evaluation = fitting.evaluate_candidate(history, None)
+
+    assert evaluation.cross_day >= fitting.MIN_CROSS_DAY_REVIEWS
+    assert not evaluation.adopt, evaluation.reason
 
 
 def test_constant_predictions_score_their_cross_entropy_and_rank_nothing():
@@ -272,4 +333,4 @@ def test_rmse_bins_tells_reviews_apart_by_their_number_and_lapses():
 
 
 def test_no_predictions_have_no_scores():
-    assert fitting.metrics([]) == {"log_loss": None, "rmse_bins": None, "auc": None}
+    assert fitting.metrics([]) == {"log_loss": None, "rmse_bins": None, "auc": None, "reviews": 0}

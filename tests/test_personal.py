@@ -102,6 +102,13 @@ def test_adopted_parameters_are_kept_with_the_previous_ones_and_reschedule_cards
             **fitted.scheduler_options,
         )
     assert memory.as_scheduling() == state
+    page = logged_in(experienced_learner).get(reverse("flashcards:settings"))
+    z = fitted.fit_evaluation["candidate"]["z"]
+    assert z < -2
+    assert "adopted only when their log loss there is lower by more than 2 standard errors" in (
+        page.text
+    )
+    assert f"This time: z = {z:.2f}." in page.text
 
 
 def test_fitted_parameters_change_the_intervals_on_the_buttons(learner):

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from flashcards import scheduling, throttle
+from flashcards import fitting, scheduling, throttle
 from flashcards.forms import SettingsForm, SignUpForm
 from flashcards.models import profile_for
 from flashcards.tasks import queue_fit
@@ -30,6 +30,8 @@ def study_settings(request):
         "profile": profile,
         "workload": _workload(profile),
         "parameters": profile.parameters or list(scheduling.DEFAULT_PARAMETERS),
+        "holdout_percent": round(fitting.HOLDOUT_FRACTION * 100),
+        "adopt_below_z": f"{-fitting.ADOPT_BELOW_Z:g}",
     }
     return render(request, "flashcards/settings.html", context)
 
