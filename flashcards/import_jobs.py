@@ -242,7 +242,7 @@ def _replay_history(learner, stand_in, with_history, deck):
                 rating,
                 reviewed_at,
                 seed=scheduling.fuzz_seed(card.pk, memory.reps),
-                **profile.scheduler_options,
+                **profile.scheduler_options(deck),
             )
             review = Review.from_answer(
                 stand_in,

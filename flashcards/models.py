@@ -72,6 +72,12 @@ class Deck(models.Model):
     )
     # An import writes a deck's new cards into a hidden deck, and shows them in one step.
     hidden = models.BooleanField(default=False, editable=False)
+    # FSRS-6 parameters fitted to every learner's answers on this curated deck, adopted only
+    # when they beat the defaults through the fitting gate; empty means FSRS's defaults. A
+    # learner without parameters of their own is scheduled with them on this deck.
+    pooled_parameters = models.JSONField(default=list, blank=True, editable=False)
+    pooled_evaluation = models.JSONField(default=dict, blank=True, editable=False)
+    pooled_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -236,11 +242,16 @@ class Profile(models.Model):
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             return zoneinfo.ZoneInfo(settings.TIME_ZONE)
 
-    @property
-    def scheduler_options(self):
-        """The keyword arguments the scheduling functions take for this learner."""
+    def parameters_for(self, deck):
+        """The parameters this learner's cards of `deck` are scheduled with: their own fit, else
+        the deck's pooled one, else None (FSRS's defaults)."""
+        return self.parameters or deck.pooled_parameters or None
+
+    def scheduler_options(self, deck):
+        """The keyword arguments the scheduling functions take for this learner's cards of
+        `deck`."""
         return {
-            "parameters": self.parameters or None,
+            "parameters": self.parameters_for(deck),
             "desired_retention": self.desired_retention,
         }
 
@@ -790,7 +801,7 @@ def _record(user, read, rating, expected_reps, now, duration_ms, profile):
                 rating,
                 now,
                 seed=scheduling.fuzz_seed(card.pk, before.reps),
-                **profile.scheduler_options,
+                **profile.scheduler_options(card.deck),
             )
             if memory is None:
                 memory = Memory(user=user, card=card, deck_id=card.deck_id)

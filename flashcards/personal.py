@@ -55,7 +55,12 @@ def fit_learner(user, now):
 
 def reschedule(user, profile):
     """Rebuild each of the learner's cards from its history with the learner's parameters."""
-    memories = {m.card_id: m for m in Memory.objects.select_for_update().filter(user=user)}
+    memories = {
+        m.card_id: m
+        for m in Memory.objects.select_for_update(of=("self",))
+        .select_related("deck")
+        .filter(user=user)
+    }
     history = {}
     for review in Review.objects.filter(user=user).order_by("reviewed_at", "id"):
         history.setdefault(review.card_id, []).append(review)
@@ -71,7 +76,7 @@ def reschedule(user, profile):
                 review.rating,
                 review.reviewed_at,
                 seed=scheduling.fuzz_seed(card_id, state.reps),
-                **profile.scheduler_options,
+                **profile.scheduler_options(memory.deck),
             )
         memory.set_from(state)
         changed.append(memory)

@@ -99,7 +99,7 @@ def test_adopted_parameters_are_kept_with_the_previous_ones_and_reschedule_cards
             review.rating,
             review.reviewed_at,
             seed=scheduling.fuzz_seed(memory.card_id, state.reps),
-            **fitted.scheduler_options,
+            **fitted.scheduler_options(memory.card.deck),
         )
     assert memory.as_scheduling() == state
     page = logged_in(experienced_learner).get(reverse("flashcards:settings"))

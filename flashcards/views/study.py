@@ -87,7 +87,7 @@ def study_context(
             before,
             queue.now,
             seed=scheduling.fuzz_seed(card.pk, before.reps),
-            **profile.scheduler_options,
+            **profile.scheduler_options(deck),
         )
         context["buttons"] = [
             (rating, scheduling.RATING_LABELS[rating], scheduling.format_interval(interval))
