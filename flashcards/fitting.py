@@ -2,13 +2,14 @@
 
 Pure: no Django, no clock, no randomness. fsrs-rs (the optimiser Anki ships) fits the
 parameters; `flashcards.scheduling`, the code that schedules the learner's cards, replays each
-card's history to predict. Time is counted as FSRS and Anki count it: in whole study days.
+card's history to predict. Time is counted as FSRS and Anki count it, and as the live
+scheduler does: in whole study days, each answer's day as the history recorded it.
 """
 
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 from itertools import pairwise
 
 import fsrs_rs_python
@@ -23,9 +24,6 @@ HOLDOUT_FRACTION = 0.2
 # ...and adopts the fit only if its held-out log loss is lower by more than two standard errors
 # (clustered by card): on simulated learners, a smaller gain was as often harm as help.
 ADOPT_BELOW_Z = -2.0
-# The replay puts every answer at noon of its study day, so that py-fsrs, which counts whole
-# 24-hour periods, counts exactly the study days that fsrs-rs was fitted on.
-_REPLAY_HOUR = time(12, tzinfo=UTC)
 # Predictions of exactly 0 or 1 would make the log loss infinite.
 _EPSILON = 1e-15
 
@@ -83,10 +81,9 @@ def _histories(answers):
         by_card[answer.card_id].append(answer)
     histories = {}
     for card_id, card_answers in by_card.items():
-        # A move to a time zone further west can put an answer on an earlier study day than
-        # the one before it: that counts as the same day.
         elapsed = [0] + [
-            max(0, (answer.day - previous.day).days) for previous, answer in pairwise(card_answers)
+            scheduling.study_days_between(previous.day, answer.day)
+            for previous, answer in pairwise(card_answers)
         ]
         histories[card_id] = list(zip(card_answers, elapsed, strict=True))
     return histories
@@ -166,7 +163,8 @@ def predictions(parameters, answers, *, card_parameters=None):
             memory = scheduling.review(
                 memory,
                 answer.rating,
-                datetime.combine(answer.day, _REPLAY_HOUR),
+                answer.reviewed_at,
+                elapsed_days=days,
                 seed=None,
                 parameters=in_use,
             )

@@ -22,7 +22,15 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from flashcards import imports, scheduling
-from flashcards.models import Card, Deck, Memory, PendingImport, Review, profile_for
+from flashcards.models import (
+    MAX_ANSWER_MS,
+    Card,
+    Deck,
+    Memory,
+    PendingImport,
+    Review,
+    profile_for,
+)
 from flashcards.rendering import render_markdown
 from flashcards.tasks import retried_task
 
@@ -233,30 +241,32 @@ def _replay_history(learner, stand_in, with_history, deck):
     """Replay Anki's answers through our scheduler, so memory and history are ours from then on;
     the rows belong to `stand_in` until the switch. (reviews, memories), unsaved."""
     profile = profile_for(learner)
+    options = profile.scheduler_options(deck)
     reviews, memories = [], []
     for card, item in with_history:
+        answers = [
+            (rating, reviewed_at, profile.study_date(reviewed_at), n == 0)
+            for n, (reviewed_at, rating, _) in enumerate(item.history)
+        ]
         memory = scheduling.Memory()
-        for reviewed_at, rating, duration_ms in item.history:
-            after = scheduling.review(
-                memory,
-                rating,
-                reviewed_at,
-                seed=scheduling.fuzz_seed(card.pk, memory.reps),
-                **profile.scheduler_options(deck),
-            )
+        replayed = scheduling.replay(
+            answers, seed_of=lambda reps, card=card: scheduling.fuzz_seed(card.pk, reps), **options
+        )
+        for (reviewed_at, rating, duration_ms), (before, memory) in zip(
+            item.history, replayed, strict=True
+        ):
             review = Review.from_answer(
                 stand_in,
                 card,
                 rating=rating,
                 at=reviewed_at,
                 profile=profile,
-                duration_ms=min(duration_ms, 60_000),
-                before=memory,
-                after=after,
+                duration_ms=min(duration_ms, MAX_ANSWER_MS),
+                before=before,
+                after=memory,
             )
             review.deck_id = deck.pk
             reviews.append(review)
-            memory = after
         row = Memory(user=stand_in, card=card, deck_id=deck.pk)
         row.set_from(memory)
         memories.append(row)

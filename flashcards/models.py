@@ -33,6 +33,8 @@ DAY_ROLLOVER_HOUR = 4
 RESERVED_SLUGS = {"new"}
 # Like Anki, when nothing else is left, learning cards due this soon are shown early.
 LEARN_AHEAD = timedelta(minutes=20)
+# A learner who leaves a card on screen longer than this was not thinking about it (Anki's cap).
+MAX_ANSWER_MS = 60_000
 
 
 class DeckQuerySet(models.QuerySet):
@@ -272,6 +274,23 @@ class Profile(models.Model):
         date = self.study_date(now)
         return self.day_start(date), self.day_start(date + timedelta(days=1))
 
+    def answer_day(self, now, shown_at=None):
+        """The study day an answer given at `now` counts on: the day its card was shown
+        (`shown_at`) if the day rolled over while it was on screen, so that the intervals
+        applied are those its buttons showed; else the day of `now`."""
+        today = self.study_date(now)
+        yesterday = today - timedelta(days=1)
+        if shown_at is not None and shown_at <= now and self.study_date(shown_at) == yesterday:
+            return yesterday
+        return today
+
+    def elapsed_days(self, memory, day):
+        """Study days from the memory's last answer to the study day `day`; None if the card
+        was never answered (or its progress was reset)."""
+        if memory.last_review is None:
+            return None
+        return scheduling.study_days_between(self.study_date(memory.last_review), day)
+
 
 def profile_for(user):
     """The learner's settings: already loaded with the learner (flashcards.auth), else made."""
@@ -404,12 +423,30 @@ class Review(models.Model):
     def interval(self):
         return self.due_after - self.reviewed_at
 
+    # The memory before and after the answer, which replaying the history recomputes.
+    MEMORY_FIELDS = [
+        "state_before",
+        "step_before",
+        "stability_before",
+        "difficulty_before",
+        "due_before",
+        "last_review_before",
+        "mature_before",
+        "lapses_before",
+        "state_after",
+        "step_after",
+        "stability_after",
+        "difficulty_after",
+        "due_after",
+    ]
+
     @classmethod
-    def from_answer(cls, user, card, *, rating, at, profile, duration_ms, before, after):
-        """The history row of one answer, with the memory before and after it (unsaved)."""
-        study_day = profile.study_date(at)
+    def from_answer(cls, user, card, *, rating, at, profile, duration_ms, before, after, day=None):
+        """The history row of one answer, with the memory before and after it (unsaved); it
+        counts on the study day `day`, by default the one holding `at`."""
+        study_day = day or profile.study_date(at)
         previous_day = profile.study_date(before.last_review) if before.last_review else None
-        return cls(
+        review = cls(
             user=user,
             card=card,
             deck_id=card.deck_id,
@@ -419,20 +456,25 @@ class Review(models.Model):
             first_of_day=previous_day != study_day,
             duration_ms=duration_ms,
             number=after.reps,
-            state_before=before.state,
-            step_before=before.step,
-            stability_before=before.stability,
-            difficulty_before=before.difficulty,
-            due_before=before.due,
-            last_review_before=before.last_review,
-            mature_before=scheduling.is_mature(before),
-            lapses_before=before.lapses,
-            state_after=after.state,
-            step_after=after.step,
-            stability_after=after.stability,
-            difficulty_after=after.difficulty,
-            due_after=after.due,
         )
+        review.set_memories(before, after)
+        return review
+
+    def set_memories(self, before, after):
+        """Hold the memory before and after this answer (scheduling.Memory)."""
+        self.state_before = before.state
+        self.step_before = before.step
+        self.stability_before = before.stability
+        self.difficulty_before = before.difficulty
+        self.due_before = before.due
+        self.last_review_before = before.last_review
+        self.mature_before = scheduling.is_mature(before)
+        self.lapses_before = before.lapses
+        self.state_after = after.state
+        self.step_after = after.step
+        self.stability_after = after.stability
+        self.difficulty_after = after.difficulty
+        self.due_after = after.due
 
     def memory_before(self):
         return scheduling.Memory(
@@ -712,7 +754,7 @@ class Answered:
     queue: StudyQueue = None
 
 
-def record_answer(user, card, rating, *, expected_reps, now, duration_ms, profile):
+def record_answer(user, card, rating, *, expected_reps, now, duration_ms, profile, shown_at=None):
     """Record one answer in one transaction; return (review, created).
 
     `expected_reps` is the card's review count the learner saw. A second submission of the same
@@ -723,12 +765,18 @@ def record_answer(user, card, rating, *, expected_reps, now, duration_ms, profil
         memory = Memory.objects.filter(user=user, card=card).first()
         return card, memory, study_queue(user, card.deck, now, profile)
 
-    answered = _record(user, read, rating, expected_reps, now, duration_ms, profile)
+    day = profile.answer_day(now, shown_at)
+    answered = _record(user, read, rating, expected_reps, now, day, duration_ms, profile)
     return answered.review, answered.created
 
 
-def answer_card(user, slug, card_id, rating, *, expected_reps, now, duration_ms, profile):
+def answer_card(
+    user, slug, card_id, rating, *, expected_reps, now, duration_ms, profile, shown_at=None
+):
     """Record an answer to a card, by id, of the deck with this slug; return an Answered.
+
+    The card was shown at `shown_at` (when known): the answer counts on that study day if the
+    day rolled over since, as its buttons did.
 
     Raises Deck.DoesNotExist for a deck the learner may not see, AnswerRefused for a card that
     is not in it.
@@ -742,7 +790,8 @@ def answer_card(user, slug, card_id, rating, *, expected_reps, now, duration_ms,
             raise AnswerRefused("That card is not in this deck. Here is the next one.", 400)
         return card, memory, queue
 
-    return _record(user, read, rating, expected_reps, now, duration_ms, profile)
+    day = profile.answer_day(now, shown_at)
+    return _record(user, read, rating, expected_reps, now, day, duration_ms, profile)
 
 
 def card_in_deck(user, card_id, slug, *, queue_at=None):
@@ -779,7 +828,7 @@ def card_in_deck(user, card_id, slug, *, queue_at=None):
     return card, memory, queue
 
 
-def _record(user, read, rating, expected_reps, now, duration_ms, profile):
+def _record(user, read, rating, expected_reps, now, day, duration_ms, profile):
     """Record an answer. `read()` returns the card, the learner's memory of it and the deck's
     study queue, without locking anything: the write of the memory checks that its review count
     is still the one read, and two answers numbered alike cannot both be stored, so an answer
@@ -800,6 +849,7 @@ def _record(user, read, rating, expected_reps, now, duration_ms, profile):
                 before,
                 rating,
                 now,
+                elapsed_days=profile.elapsed_days(before, day),
                 seed=scheduling.fuzz_seed(card.pk, before.reps),
                 **profile.scheduler_options(card.deck),
             )
@@ -819,6 +869,7 @@ def _record(user, read, rating, expected_reps, now, duration_ms, profile):
                 duration_ms=duration_ms,
                 before=before,
                 after=after,
+                day=day,
             )
             insert(review)
             return Answered(review, True, card, queue.after_answer(before, after))

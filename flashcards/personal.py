@@ -54,7 +54,8 @@ def fit_learner(user, now):
 
 
 def reschedule(user, profile):
-    """Rebuild each of the learner's cards from its history with the learner's parameters."""
+    """Rebuild each of the learner's cards, and the memories its history holds, by replaying its
+    answers with the parameters the learner now schedules it with; return the cards rebuilt."""
     memories = {
         m.card_id: m
         for m in Memory.objects.select_for_update(of=("self",))
@@ -64,22 +65,35 @@ def reschedule(user, profile):
     history = {}
     for review in Review.objects.filter(user=user).order_by("reviewed_at", "id"):
         history.setdefault(review.card_id, []).append(review)
-    changed = []
+    changed, replayed = [], []
     for card_id, memory in memories.items():
         reviews = history.get(card_id)
         if not reviews or memory.state == scheduling.NEW:
             continue
-        state = scheduling.Memory()
-        for review in reviews:
-            state = scheduling.review(
-                state,
-                review.rating,
-                review.reviewed_at,
-                seed=scheduling.fuzz_seed(card_id, state.reps),
-                **profile.scheduler_options(memory.deck),
-            )
-        memory.set_from(state)
+        memory.set_from(replay(reviews, **profile.scheduler_options(memory.deck)))
         changed.append(memory)
-    fields = [f for f in scheduling.Memory.__dataclass_fields__]
+        replayed.extend(reviews)
+    fields = list(scheduling.Memory.__dataclass_fields__)
     Memory.objects.bulk_update(changed, fields, batch_size=1000)
+    Review.objects.bulk_update(replayed, Review.MEMORY_FIELDS, batch_size=1000)
     return len(changed)
+
+
+def replay(reviews, **scheduler_options):
+    """Replay one card's history (Review rows in time order) through the scheduler, setting
+    each row's memory before and after; return the memory after the last."""
+    answers = [
+        (review.rating, review.reviewed_at, review.study_day, review.state_before == scheduling.NEW)
+        for review in reviews
+    ]
+    card_id = reviews[0].card_id
+    after = scheduling.Memory()
+    for review, (before, after) in zip(
+        reviews,
+        scheduling.replay(
+            answers, seed_of=lambda reps: scheduling.fuzz_seed(card_id, reps), **scheduler_options
+        ),
+        strict=True,
+    ):
+        review.set_memories(before, after)
+    return after

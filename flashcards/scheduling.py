@@ -3,6 +3,10 @@
 Nothing here touches the database or reads the clock. Fuzz is drawn from a random generator
 seeded by the card and its review count, so the interval previewed on a button is the interval
 that answering with it applies.
+
+Time since the previous answer is counted in study days, as FSRS's optimiser, its benchmark and
+Anki count it: a card answered the next morning was answered one day later, whether 23 or 25
+hours have passed. Callers say how many study days have elapsed (`study_days_between`).
 """
 
 import random
@@ -84,39 +88,71 @@ def fuzz_seed(card_id, reps):
     return f"{card_id}:{reps}"
 
 
-def review(memory, rating, now, *, seed, parameters=None, desired_retention=DESIRED_RETENTION):
-    """Return the memory after answering `rating` at `now` (UTC); `seed=None` turns fuzz off."""
+# py-fsrs counts elapsed time in whole 24-hour periods. The memory update is computed on a
+# timeline of its own on which the previous answer and this one lie exactly the elapsed study
+# days apart; the interval it gives is then added to the real time of the answer.
+_TIMELINE_START = datetime(2000, 1, 1, 12, tzinfo=UTC)
+
+
+def study_days_between(earlier, later):
+    """Whole study days from the study day `earlier` to the study day `later` (dates).
+
+    A move to a time zone further west can put an answer on an earlier study day than the one
+    before it: that counts as the same day.
+    """
+    return max(0, (later - earlier).days)
+
+
+def review(
+    memory,
+    rating,
+    now,
+    *,
+    elapsed_days,
+    seed,
+    parameters=None,
+    desired_retention=DESIRED_RETENTION,
+):
+    """Return the memory after answering `rating` at `now`, `elapsed_days` study days after the
+    memory's previous answer (ignored for a card never answered); `seed=None` turns fuzz off."""
     if rating not in RATINGS:
         raise ValueError(f"rating must be one of {RATINGS}, not {rating!r}")
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     now = now.astimezone(UTC)
     if memory.state == NEW:
-        card = fsrs.Card(card_id=0, state=fsrs.State.Learning, step=0, due=now)
+        answered_at = _TIMELINE_START
+        card = fsrs.Card(card_id=0, state=fsrs.State.Learning, step=0, due=answered_at)
     else:
-        card = _fsrs_card(memory)
+        if elapsed_days is None or elapsed_days < 0:
+            raise ValueError(f"elapsed_days must be a whole number of days, not {elapsed_days!r}")
+        answered_at = _TIMELINE_START + timedelta(days=elapsed_days)
+        card = _fsrs_card(memory, last_review=_TIMELINE_START)
     scheduler = _scheduler(seed, parameters=parameters, desired_retention=desired_retention)
-    card, _ = scheduler.review_card(card, fsrs.Rating(rating), now)
+    card, _ = scheduler.review_card(card, fsrs.Rating(rating), answered_at)
     lapsed = memory.state == REVIEW and rating == AGAIN
     return Memory(
         state=int(card.state),
         step=card.step,
         stability=card.stability,
         difficulty=card.difficulty,
-        due=card.due,
-        last_review=card.last_review,
+        due=now + (card.due - answered_at),
+        last_review=now,
         reps=memory.reps + 1,
         lapses=memory.lapses + (1 if lapsed else 0),
     )
 
 
-def preview(memory, now, *, seed, parameters=None, desired_retention=DESIRED_RETENTION):
+def preview(
+    memory, now, *, elapsed_days, seed, parameters=None, desired_retention=DESIRED_RETENTION
+):
     """Return {rating: interval} for the four buttons, exactly as `review` would apply them."""
     return {
         rating: review(
             memory,
             rating,
             now,
+            elapsed_days=elapsed_days,
             seed=seed,
             parameters=parameters,
             desired_retention=desired_retention,
@@ -126,12 +162,39 @@ def preview(memory, now, *, seed, parameters=None, desired_retention=DESIRED_RET
     }
 
 
-def retrievability(memory, now, parameters=None):
-    """The probability of recalling the card at `now`, or None for a card never answered."""
+def replay(answers, *, seed_of=None, parameters=None, desired_retention=DESIRED_RETENTION):
+    """Replay one card's answers, in time order, from a card never answered: yield
+    (memory before, memory after) for each.
+
+    Each answer is (rating, reviewed_at, study day, fresh): `fresh` marks an answer given to a
+    card whose progress had been reset, which starts again from new (its review count goes on).
+    `seed_of(reps)` gives the fuzz seed of the answer after `reps` answers; None turns fuzz off.
+    """
+    memory, last_day = Memory(), None
+    for rating, reviewed_at, day, fresh in answers:
+        if fresh:
+            memory = Memory(reps=memory.reps)
+        elapsed = None if memory.state == NEW else study_days_between(last_day, day)
+        after = review(
+            memory,
+            rating,
+            reviewed_at,
+            elapsed_days=elapsed,
+            seed=None if seed_of is None else seed_of(memory.reps),
+            parameters=parameters,
+            desired_retention=desired_retention,
+        )
+        yield memory, after
+        memory, last_day = after, day
+
+
+def retrievability(memory, elapsed_days, parameters=None):
+    """The probability of recalling the card `elapsed_days` study days after its last answer,
+    or None for a card never answered."""
     if memory.state == NEW or memory.stability is None or memory.last_review is None:
         return None
-    scheduler = _scheduler(None, parameters=parameters)
-    return scheduler.get_card_retrievability(_fsrs_card(memory), now)
+    factor, decay = forgetting_curve(parameters)
+    return (1 + factor * elapsed_days / memory.stability) ** decay
 
 
 def is_mature(memory):
@@ -139,16 +202,19 @@ def is_mature(memory):
     return memory.state == REVIEW and memory.due - memory.last_review >= MATURE_INTERVAL
 
 
-def _fsrs_card(memory):
-    """py-fsrs's card for a memory of a card answered before (py-fsrs wants UTC times)."""
+def _fsrs_card(memory, *, last_review):
+    """py-fsrs's card for a memory of a card answered before, answered at `last_review`.
+
+    py-fsrs reads the due time of none of the states it updates; it is given for completeness.
+    """
     return fsrs.Card(
         card_id=0,
         state=fsrs.State(memory.state),
         step=memory.step,
         stability=memory.stability,
         difficulty=memory.difficulty,
-        due=memory.due.astimezone(UTC),
-        last_review=memory.last_review.astimezone(UTC) if memory.last_review else None,
+        due=last_review + (memory.due - memory.last_review),
+        last_review=last_review,
     )
 
 

@@ -53,10 +53,15 @@ def simulate(user, cards, profile, *, end, days, answers, seed=0):
                 now = before.due  # waits for a learning step to run out
             if now >= end:
                 break
-            recall = scheduling.retrievability(before, now)
+            elapsed_days = profile.elapsed_days(before, date)
+            recall = scheduling.retrievability(before, elapsed_days)
             rating = _rating(rng, 0.75 if recall is None else recall)
             after = scheduling.review(
-                before, rating, now, seed=scheduling.fuzz_seed(card.pk, before.reps)
+                before,
+                rating,
+                now,
+                elapsed_days=elapsed_days,
+                seed=scheduling.fuzz_seed(card.pk, before.reps),
             )
             duration_ms = int(rng.lognormvariate(8.8, 0.5))
             rows.append(

@@ -18,7 +18,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Floor, Greatest, Power
+from django.db.models.functions import Ceil, Greatest, Power
 
 from flashcards import scheduling
 
@@ -182,11 +182,18 @@ def cards_by_state(memories):
     return {row.pop("deck_id"): row for row in rows}
 
 
-def estimated_knowledge(memories, now, parameters=None):
-    """FSRS retrievability today, averaged over the cards the learner has answered."""
+def estimated_knowledge(memories, day_start, parameters=None):
+    """FSRS retrievability on the study day starting at `day_start`, averaged over the cards the
+    learner has answered.
+
+    Elapsed time counts study days, as the scheduler does: a card answered on the study day
+    before today was answered one day ago, and since every study day is 24 hours long (but
+    across a change of daylight saving time), that is the whole days from the answer to the
+    start of today, rounded up.
+    """
     factor, decay = scheduling.forgetting_curve(parameters)
     elapsed_days = Greatest(
-        Floor((Value(now.timestamp()) - EpochSeconds(F("last_review"))) / Value(86400.0)),
+        Ceil((Value(day_start.timestamp()) - EpochSeconds(F("last_review"))) / Value(86400.0)),
         Value(0.0),
     )
     retrievability = Power(Value(1.0) + Value(factor) * elapsed_days / F("stability"), Value(decay))

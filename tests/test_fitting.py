@@ -73,16 +73,29 @@ def simulate_answers(parameters, *, cards, new_per_day, days, seed):
                 recall = (1 + factor * elapsed / true.stability) ** decay
                 rating = rng.choice([HARD, GOOD, GOOD, EASY]) if rng.random() < recall else AGAIN
             while True:
-                # Distinct times keep a card's answers in order; the memories see noon, so that
-                # py-fsrs counts study days as fitting does.
+                # Distinct times keep a card's answers in order.
                 answers.append(Answer(card_id, noon + timedelta(seconds=len(answers)), day, rating))
-                scheduled = review(scheduled, rating, noon, seed=None)
-                true = review(true, rating, noon, seed=None, parameters=parameters)
+                scheduled = review(
+                    scheduled, rating, noon, elapsed_days=days_since(scheduled, day), seed=None
+                )
+                true = review(
+                    true,
+                    rating,
+                    noon,
+                    elapsed_days=days_since(true, day),
+                    seed=None,
+                    parameters=parameters,
+                )
                 if scheduled.state == REVIEW:
                     break
                 rating = GOOD
             memories[card_id] = (scheduled, true)
     return answers
+
+
+def days_since(memory, day):
+    """Study days since the memory's last answer, given at noon UTC of its study day."""
+    return None if memory.last_review is None else (day - memory.last_review.date()).days
 
 
 @pytest.fixture(scope="module")
@@ -151,8 +164,8 @@ def test_a_prediction_with_default_parameters_is_the_retrievability_the_schedule
 
     [prediction] = fitting.predictions(fitting.default_parameters(), answers)
 
-    memory = review(Memory(), GOOD, first.reviewed_at, seed=None)
-    expected = retrievability(memory, first.reviewed_at + timedelta(days=5))
+    memory = review(Memory(), GOOD, first.reviewed_at, elapsed_days=None, seed=None)
+    expected = retrievability(memory, 5)
     assert prediction.probability == pytest.approx(expected, rel=1e-12)
     assert (prediction.elapsed_days, prediction.number, prediction.lapses) == (5, 2, 0)
 
@@ -212,7 +225,12 @@ def test_the_gate_adopts_parameters_fitted_to_a_learner_unlike_the_default(long_
     )
     # ...ones the scheduler accepts...
     review(
-        Memory(), GOOD, long_history[-1].reviewed_at, seed=None, parameters=evaluation.parameters
+        Memory(),
+        GOOD,
+        long_history[-1].reviewed_at,
+        elapsed_days=None,
+        seed=None,
+        parameters=evaluation.parameters,
     )
     # ...and predict recall closer to the learner's true memory than the defaults do.
     truth = fitting.predictions(GENERATING, long_history)

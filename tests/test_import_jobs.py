@@ -289,7 +289,9 @@ def test_a_card_answered_while_its_history_was_staged_keeps_the_learners_own(lea
     def answer_first_then_hand_over(stand_in, user, card_ids):
         if not Memory.objects.filter(user=user).exists():
             memory = Memory(user=user, card=first, deck=deck)
-            memory.set_from(scheduling.review(scheduling.Memory(), 3, timezone.now(), seed=1))
+            memory.set_from(
+                scheduling.review(scheduling.Memory(), 3, timezone.now(), elapsed_days=None, seed=1)
+            )
             memory.save()
         original(stand_in, user, card_ids)
 

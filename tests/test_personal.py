@@ -90,17 +90,22 @@ def test_adopted_parameters_are_kept_with_the_previous_ones_and_reschedule_cards
     assert fitted.previous_parameters == FORGETFUL
     # Every memory is its history replayed with the adopted parameters.
     memory = Memory.objects.filter(user=experienced_learner).order_by("?").first()
-    state = scheduling.Memory()
+    state, last_day = scheduling.Memory(), None
     for review in Review.objects.filter(user=experienced_learner, card=memory.card).order_by(
         "reviewed_at"
     ):
+        # ...and so is the memory each answer holds.
+        assert review.memory_before() == state
         state = scheduling.review(
             state,
             review.rating,
             review.reviewed_at,
+            elapsed_days=last_day and (review.study_day - last_day).days,
             seed=scheduling.fuzz_seed(memory.card_id, state.reps),
             **fitted.scheduler_options(memory.card.deck),
         )
+        last_day = review.study_day
+        assert (review.stability_after, review.due_after) == (state.stability, state.due)
     assert memory.as_scheduling() == state
     page = logged_in(experienced_learner).get(reverse("flashcards:settings"))
     z = fitted.fit_evaluation["candidate"]["z"]

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from fsrs.scheduler import DEFAULT_PARAMETERS, FUZZ_RANGES
 
+from flashcards import scheduling
 from flashcards.scheduling import (
     AGAIN,
     EASY,
@@ -27,12 +28,35 @@ from flashcards.scheduling import (
     format_interval,
     fuzz_seed,
     is_mature,
-    preview,
-    retrievability,
-    review,
+    study_days_between,
 )
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+
+def study_date(at):
+    """The study day of a learner in UTC, which rolls over at 4 AM."""
+    return (at.astimezone(UTC) - timedelta(hours=4)).date()
+
+
+def elapsed(memory, now):
+    if memory.last_review is None:
+        return None
+    return study_days_between(study_date(memory.last_review), study_date(now))
+
+
+def review(memory, rating, now, **options):
+    """Answer at `now`, as a learner in UTC would."""
+    return scheduling.review(memory, rating, now, elapsed_days=elapsed(memory, now), **options)
+
+
+def preview(memory, now, **options):
+    return scheduling.preview(memory, now, elapsed_days=elapsed(memory, now), **options)
+
+
+def retrievability(memory, now, parameters=None):
+    days = None if memory.last_review is None else elapsed(memory, now)
+    return scheduling.retrievability(memory, days, parameters)
 
 
 def answer_on_time(*ratings, memory=None, now=NOW, seed=None):
@@ -181,7 +205,8 @@ def test_the_same_seed_gives_the_same_interval_in_another_process():
     script = (
         "from datetime import UTC, datetime\n"
         "from flashcards.scheduling import EASY, Memory, review\n"
-        "print(review(Memory(), EASY, datetime(2026, 3, 2, tzinfo=UTC), seed='7:0').due)\n"
+        "print(review(Memory(), EASY, datetime(2026, 3, 2, tzinfo=UTC), elapsed_days=None,"
+        " seed='7:0').due)\n"
     )
     dues = {
         subprocess.run(

@@ -1,5 +1,4 @@
 import importlib
-import math
 import random
 import zoneinfo
 from collections import Counter, defaultdict
@@ -496,7 +495,7 @@ def test_cards_by_state_counts_each_decks_learning_young_mature_and_relearning_c
 def test_estimated_knowledge_is_the_average_fsrs_retrievability_of_the_answered_cards(learner):
     now = NOON + timedelta(minutes=7, seconds=13.5)
     cards = cards_of(make_deck(cards=5))
-    # (stability, time since the last answer): whole days elapsed count, as in py-fsrs.
+    # (stability, time since the last answer): whole study days elapsed count.
     memories = [
         (3.0, timedelta(days=3, hours=5)),
         (10.0, timedelta(days=40, hours=2)),
@@ -515,16 +514,22 @@ def test_estimated_knowledge_is_the_average_fsrs_retrievability_of_the_answered_
         )
     write_memory(make_user(), cards[0], due=now, last_review=now - timedelta(days=900))
 
-    knowledge = stats.estimated_knowledge(Memory.objects.filter(user=learner), now)
+    profile = profile_for(learner)
+    today = profile.study_date(now)
+    knowledge = stats.estimated_knowledge(
+        Memory.objects.filter(user=learner), profile.day_start(today)
+    )
 
     by_scheduler = [
-        scheduling.retrievability(memory.as_scheduling(), now)
+        scheduling.retrievability(memory.as_scheduling(), profile.elapsed_days(memory, today))
         for memory in Memory.objects.filter(user=learner)
     ]
     factor, decay = scheduling.forgetting_curve()
+    # The learner is in UTC and studies at noon: study days elapsed, counted by hand.
+    study_days = [3, 40, 0, 2, 400]
     by_formula = [
-        (1 + factor * math.floor(elapsed / timedelta(days=1)) / stability) ** decay
-        for stability, elapsed in memories
+        (1 + factor * days / stability) ** decay
+        for (stability, _), days in zip(memories, study_days, strict=True)
     ]
     assert knowledge == pytest.approx(sum(by_scheduler) / 5, rel=1e-12)
     assert knowledge == pytest.approx(sum(by_formula) / 5, rel=1e-12)
@@ -551,7 +556,7 @@ def study_date_by_hand(moment):
 @pytest.fixture
 def simulated_year(learner):
     profile = in_zone(learner, "Europe/Berlin")
-    decks = [make_deck("Anatomy", cards=150), make_deck("Botany", cards=150)]
+    decks = [make_deck("Anatomy", cards=250), make_deck("Botany", cards=250)]
     cards = Card.objects.filter(deck__in=decks).order_by("deck__title", "position")
     written = simulate(learner, cards, profile, end=END, days=365, answers=3000, seed=11)
     assert 2800 < written == Review.objects.filter(user=learner).count()
@@ -658,7 +663,7 @@ def by_hand(user, decks, now):
 
     factor, decay = scheduling.forgetting_curve()
     recalls = [
-        (1 + factor * max(0, (now - m["last_review"]).days) / m["stability"]) ** decay
+        (1 + factor * (today - study_date_by_hand(m["last_review"])).days / m["stability"]) ** decay
         for m in memories
     ]
 
@@ -755,8 +760,12 @@ def test_every_figure_of_a_simulated_year_matches_a_computation_by_hand(simulate
     assert stats.forecast(memories, profile, END) == expected["forecast"]
     assert stats.true_retention(by_day, today_date) == expected["retention"]
     assert stats.cards_by_state(memories) == expected["cards_by_state"]
-    assert stats.estimated_knowledge(memories, END) == pytest.approx(expected["knowledge"])
-    by_scheduler = [scheduling.retrievability(m.as_scheduling(), END) for m in memories]
+    day_start = profile.day_start(today_date)
+    assert stats.estimated_knowledge(memories, day_start) == pytest.approx(expected["knowledge"])
+    by_scheduler = [
+        scheduling.retrievability(m.as_scheduling(), profile.elapsed_days(m, today_date))
+        for m in memories
+    ]
     assert expected["knowledge"] == pytest.approx(sum(by_scheduler) / len(by_scheduler))
 
 

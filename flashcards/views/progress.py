@@ -69,7 +69,9 @@ def progress(request, slug=None):
         "seconds_per_answer": seconds_per_answer,
         "retention": stats.true_retention(by_day, today_date),
         "desired_retention": profile.desired_retention,
-        "knowledge": stats.estimated_knowledge(memories, now, profile.parameters or None),
+        "knowledge": stats.estimated_knowledge(
+            memories, profile.day_start(today_date), profile.parameters or None
+        ),
         "recent": reviews.select_related("card", "deck").order_by("-reviewed_at", "-id")[:20],
         "zone": profile.zone,
     }
@@ -90,7 +92,9 @@ def card_history(request, card_id):
         "memory": memory,
         "retrievability": (
             scheduling.retrievability(
-                memory.as_scheduling(), timezone.now(), profile.parameters or None
+                memory.as_scheduling(),
+                profile.elapsed_days(memory, profile.study_date(timezone.now())),
+                profile.parameters_for(card.deck),
             )
             if memory
             else None

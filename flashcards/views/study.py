@@ -13,6 +13,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from flashcards import scheduling
 from flashcards.models import (
+    MAX_ANSWER_MS,
     AnswerRefused,
     Deck,
     Review,
@@ -30,8 +31,17 @@ from flashcards.views.access import (
 )
 
 UNDONE = "Undone. Answer the card again."
-# A learner who leaves a card on screen longer than this was not thinking about it (Anki's cap).
-MAX_ANSWER_MS = 60_000
+# A page's "shown at" older than this is not believed: the answer counts on the day it is given.
+SHOWN_AT_LIMIT = timedelta(days=2)
+
+
+def shown_time(shown_at_ms, now):
+    """When the card was shown, from the page's `shown_at` (milliseconds since 1970), or None
+    if it is missing, in the future or older than SHOWN_AT_LIMIT."""
+    if shown_at_ms is None:
+        return None
+    ago = timedelta(milliseconds=now.timestamp() * 1000 - shown_at_ms)
+    return now - ago if timedelta(0) <= ago <= SHOWN_AT_LIMIT else None
 
 
 @require_GET
@@ -48,11 +58,26 @@ def deck_list(request):
 
 
 def study_context(
-    request, deck, queue, *, card=None, memory=None, reveal=False, message="", last_review=None
+    request,
+    deck,
+    queue,
+    *,
+    card=None,
+    memory=None,
+    reveal=False,
+    message="",
+    last_review=None,
+    shown_at=None,
 ):
     """Everything the study region shows: the card with its answer (hidden until revealed),
-    the counts, and undo of the last answer (`last_review`, looked up when not given)."""
+    the counts, and undo of the last answer (`last_review`, looked up when not given).
+
+    `shown_at` (ms since 1970) is when the card was first shown, if before now: its buttons show
+    the intervals an answer will get, which count from the study day it was shown on."""
     profile = queue.profile
+    shown = shown_time(shown_at, queue.now)
+    if shown is None:
+        shown, shown_at = queue.now, int(queue.now.timestamp() * 1000)
     if card is None:
         card, memory = queue.next_card()
     if last_review is None:
@@ -70,7 +95,7 @@ def study_context(
         "message": message,
         "last_review": last_review,
         "reps": memory.reps if memory else 0,
-        "shown_at": int(queue.now.timestamp() * 1000),
+        "shown_at": shown_at,
         "zone": profile.zone,
         "editable": deck.editable_by(request.user),
         "revealed": reveal,
@@ -86,6 +111,7 @@ def study_context(
         intervals = scheduling.preview(
             before,
             queue.now,
+            elapsed_days=profile.elapsed_days(before, profile.answer_day(queue.now, shown)),
             seed=scheduling.fuzz_seed(card.pk, before.reps),
             **profile.scheduler_options(deck),
         )
@@ -139,9 +165,15 @@ def reveal(request, slug, card_id):
             request, deck, queue, message="That card is not due now. Here is the next one."
         )
         return render_study(request, context, status=409)
-    context = study_context(request, deck, queue, card=card, memory=memory, reveal=True)
-    if (shown_at := int_field(request.GET, "shown")) is not None:
-        context["shown_at"] = shown_at
+    context = study_context(
+        request,
+        deck,
+        queue,
+        card=card,
+        memory=memory,
+        reveal=True,
+        shown_at=int_field(request.GET, "shown"),
+    )
     return render_study(request, context)
 
 
@@ -167,6 +199,7 @@ def answer(request, slug):
             now=now,
             duration_ms=min(max(elapsed, 0), MAX_ANSWER_MS),
             profile=profile,
+            shown_at=shown_time(shown_at, now),
         )
     except Deck.DoesNotExist as missing:
         raise Http404("No such deck.") from missing
