@@ -53,6 +53,7 @@ import urllib.request
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import app_copy
@@ -568,14 +569,14 @@ def verify(job):
             continue
         replayed = scheduling.Memory()
         chain_matches = True
-        for review in answers:
-            before = replayed
-            replayed = scheduling.review(
-                before,
-                review.rating,
-                review.reviewed_at,
-                seed=scheduling.fuzz_seed(review.card_id, before.reps),
-            )
+        steps = [
+            (r.rating, r.reviewed_at, r.study_day, r.state_before == scheduling.NEW)
+            for r in answers
+        ]
+        seed_of = partial(scheduling.fuzz_seed, key[1])
+        for review, (before, replayed) in zip(
+            answers, scheduling.replay(steps, seed_of=seed_of), strict=True
+        ):
             chain_matches &= review.memory_before() == before and (
                 review.state_after,
                 review.step_after,

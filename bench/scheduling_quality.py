@@ -2,15 +2,17 @@
 
 Run from the repository root:
 
-    .venv/bin/python bench/scheduling_quality.py [--csv PATH] [--rollover-hour 4] [--splits 5]
+    .venv/bin/python bench/scheduling_quality.py [--csv PATH] [--rollover-hour H] [--splits 5]
 
 The log is a CSV with the columns card_id, review_rating (1 Again .. 4 Easy), review_time
 (ISO 8601, UTC) and review_duration (ms, unused); an optional study_day column (YYYY-MM-DD)
 is used as it is, otherwise a review's study day is its UTC date, rolling over at
---rollover-hour. The default log, bench/data/anki-review-log-sample.csv, is one learner's Anki
-history (12,580 reviews of 1,205 cards, 2024-03-29 to 2024-10-06), copied verbatim from the
-test data of open-spaced-repetition/py-fsrs (tests/review_logs_josh_1711744352250_to_
-1728234780857.csv), which is under the MIT licence.
+--rollover-hour (UTC). The log does not say the learner's time zone; by default the day rolls
+over in the middle of the longest run of hours in which the learner never answered, where
+their own 4 AM rollover must lie. The default log, bench/data/anki-review-log-sample.csv, is
+one learner's Anki history (12,580 reviews of 1,205 cards, 2024-03-29 to 2024-10-06), copied
+verbatim from the test data of open-spaced-repetition/py-fsrs
+(tests/review_logs_josh_1711744352250_to_1728234780857.csv), which is under the MIT licence.
 
 As srs-benchmark does, the cross-day reviews in time order are cut by a time-series split into
 --splits + 1 parts; each model is trained on everything before a part and scored on that
@@ -21,6 +23,7 @@ figures of the day's latest run go to bench/results/scheduling-quality-<csv name
 
 import argparse
 import csv
+import math
 import os
 import platform
 import subprocess
@@ -35,7 +38,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from flashcards import fitting  # noqa: E402
+from flashcards import fitting, scheduling  # noqa: E402
 from flashcards.scheduling import AGAIN, EASY, HARD  # noqa: E402
 
 DEFAULT_CSV = REPO / "bench" / "data" / "anki-review-log-sample.csv"
@@ -48,8 +51,9 @@ def parse_args():
     parser.add_argument(
         "--rollover-hour",
         type=int,
-        default=4,
-        help="UTC hour at which a study day starts, when the log has no study_day column",
+        default=None,
+        help="UTC hour at which a study day starts, when the log has no study_day column "
+        "(default: the middle of the learner's longest run of hours without an answer)",
     )
     parser.add_argument("--splits", type=int, default=5, help="scored parts of the history")
     parser.add_argument(
@@ -58,6 +62,22 @@ def parse_args():
         help="score as srs-benchmark does, without the cards whose first interval is an outlier",
     )
     return parser.parse_args()
+
+
+def quiet_hour(path):
+    """The UTC hour in the middle of the longest run of hours in which no answer was given."""
+    busy = set()
+    with open(path, newline="", encoding="utf-8") as file:
+        for row in csv.DictReader(file):
+            busy.add(datetime.fromisoformat(row.get("review_time") or row["reviewed_at"]).hour)
+    best_start, best_length = 4, 0
+    for start in range(24):
+        length = 0
+        while length < 24 and (start + length) % 24 not in busy:
+            length += 1
+        if length > best_length:
+            best_start, best_length = start, length
+    return (best_start + best_length // 2) % 24
 
 
 def read_answers(path, rollover_hour):
@@ -153,6 +173,65 @@ def drop_outlier_cards(answers, reviews):
     return dropped
 
 
+def periods_of_24_hours(answers, *, predict_in_study_days=False):
+    """{id(answer): p} for cross-day reviews as the scheduler predicted them before it counted
+    study days: time since the previous answer in whole 24-hour periods, for the memory update
+    and (unless `predict_in_study_days`) for the prediction."""
+    factor, decay = scheduling.forgetting_curve()
+    found = {}
+    for history in by_card(answers).values():
+        memory, previous, last_day = scheduling.Memory(), None, None
+        for answer in history:
+            periods = None if previous is None else (answer.reviewed_at - previous).days
+            days = None if previous is None else scheduling.study_days_between(last_day, answer.day)
+            if days:
+                elapsed = days if predict_in_study_days else periods
+                found[id(answer)] = (1 + factor * elapsed / memory.stability) ** decay
+            memory = scheduling.review(
+                memory, answer.rating, answer.reviewed_at, elapsed_days=periods, seed=None
+            )
+            previous, last_day = answer.reviewed_at, answer.day
+    return found
+
+
+def next_day_under_24_hours(answers, reviews):
+    """Reviews on the study day after the card's previous answer but less than 24 hours after
+    it: (how many, observed recall, mean predicted before, mean predicted now)."""
+    previous = {}
+    for history in by_card(answers).values():
+        for earlier, answer in zip(history, history[1:], strict=False):
+            previous[id(answer)] = earlier.reviewed_at
+    hours = periods_of_24_hours(answers)
+    found = [
+        p
+        for p in reviews
+        if p.elapsed_days == 1 and p.answer.reviewed_at - previous[id(p.answer)] < timedelta(1)
+    ]
+    if not found:
+        return 0, None, None, None
+    return (
+        len(found),
+        sum(p.recalled for p in found) / len(found),
+        sum(hours[id(p.answer)] for p in found) / len(found),
+        sum(p.probability for p in found) / len(found),
+    )
+
+
+def live_replay_agrees(answers, reviews):
+    """How many of the fit's predictions (`reviews`) the live scheduler's own replay of each
+    card (scheduling.replay, which rescheduling and imports use) gives to the last digit."""
+    by_answer = {id(p.answer): p for p in reviews}
+    agree = 0
+    for history in by_card(answers).values():
+        steps = [(a.rating, a.reviewed_at, a.day, n == 0) for n, a in enumerate(history)]
+        for answer, (before, _) in zip(history, scheduling.replay(steps), strict=True):
+            prediction = by_answer.get(id(answer))
+            if prediction is not None:
+                live = scheduling.retrievability(before, prediction.elapsed_days)
+                agree += math.isclose(live, prediction.probability, rel_tol=1e-12)
+    return agree
+
+
 def score(answers, splits, drop_outliers):
     reviews = fitting.predictions(fitting.default_parameters(), answers)
     dropped = drop_outlier_cards(answers, reviews) if drop_outliers else set()
@@ -161,6 +240,8 @@ def score(answers, splits, drop_outliers):
     size = len(reviews) // (splits + 1)
     starts = [len(reviews) - (splits - n) * size for n in range(splits)]
     sm2 = anki_sm2_probabilities(answers)
+    hours = periods_of_24_hours(answers)
+    hours_updated = periods_of_24_hours(answers, predict_in_study_days=True)
     scored = defaultdict(list)
     for start in starts:
         part = reviews[start : start + size]
@@ -174,6 +255,12 @@ def score(answers, splits, drop_outliers):
         ]
         scored["SM-2 (Anki's defaults)"] += [
             replace(p, probability=sm2[id(p.answer)]) for p in part
+        ]
+        scored["FSRS-6 default, 24-hour periods (before)"] += [
+            replace(p, probability=hours[id(p.answer)]) for p in part
+        ]
+        scored["FSRS-6 default, updated in 24-hour periods"] += [
+            replace(p, probability=hours_updated[id(p.answer)]) for p in part
         ]
         scored["FSRS-6 default parameters"] += part
         scored["FSRS-6 fitted (flashcards.fitting)"] += [fitted_reviews[id(p.answer)] for p in part]
@@ -215,6 +302,8 @@ def table(scored):
 def main():
     args = parse_args()
     started = time.perf_counter()
+    if args.rollover_hour is None:
+        args.rollover_hour = quiet_hour(args.csv)
     answers = read_answers(args.csv, args.rollover_hour)
     reviews, dropped, scored_count, scored = score(answers, args.splits, args.drop_outlier_cards)
     cards = len({answer.card_id for answer in answers})
@@ -240,6 +329,11 @@ def main():
         "",
         *table(scored),
         "",
+        "{:,} reviews came on the next study day but under 24 hours after the card's previous "
+        "answer: recalled {:.3f}; predicted {:.3f} counting 24-hour periods, {:.3f} counting study "
+        "days.".format(*next_day_under_24_hours(answers, reviews)),
+        f"The live scheduler's replay (scheduling.replay) gives the fit's prediction on "
+        f"{live_replay_agrees(answers, reviews):,} of {len(reviews):,} cross-day reviews.",
         f"FSRS-6 fitted on every answer: {fitting.fit(answers)}",
         f"ran in {time.perf_counter() - started:.1f} s",
     ]
