@@ -2,10 +2,12 @@ from django.contrib import admin
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.formats import localize
+from django.utils.html import format_html
 
 from flashcards import throttle
 from flashcards.forms import ThrottledAdminAuthenticationForm
-from flashcards.models import Card, Deck, Memory, Profile, Review
+from flashcards.models import FIT_STATUSES, Card, Deck, Memory, Profile, Review
 
 # The admin's login is throttled as the site's, and a successful one remembers the device.
 admin.site.login_form = ThrottledAdminAuthenticationForm
@@ -25,6 +27,7 @@ class DeckAdmin(admin.ModelAdmin):
     list_filter = ("published", ("owner", admin.EmptyFieldListFilter))
     search_fields = ("title", "description")
     prepopulated_fields = {"slug": ("title",)}
+    readonly_fields = ("pooled_fit",)
     inlines = [CardInline]
 
     def get_queryset(self, request):
@@ -35,6 +38,43 @@ class DeckAdmin(admin.ModelAdmin):
     @admin.display(description="cards", ordering="card_count")
     def card_count(self, deck):
         return deck.card_count
+
+    @admin.display(description="pooled parameters")
+    def pooled_fit(self, deck):
+        """The nightly fit of the deck's pooled parameters: its verdict, figures and values."""
+        figures = deck.pooled_evaluation
+        if deck.pooled_parameters:
+            adopted = figures.get("adopted_at")
+            in_use = format_html(
+                "Learners without a fit of their own are scheduled with these{}: <code>{}</code>",
+                f" since {adopted[:10]}" if adopted else "",
+                ", ".join(f"{value:.4f}" for value in deck.pooled_parameters),
+            )
+        else:
+            in_use = "Learners without a fit of their own are scheduled with FSRS's defaults."
+        if not figures:
+            return format_html("<p>Never fitted.</p><p>{}</p>", in_use)
+        scored = ""
+        if figures.get("current"):
+            scored = format_html(
+                "<p>Log loss on the latest reviews: {} with the defaults, {} fitted (z = {}); "
+                "RMSE (bins) {} and {}.</p>",
+                f"{figures['current']['log_loss']:.4f}",
+                f"{figures['candidate']['log_loss']:.4f}",
+                f"{figures['z']:.2f}",
+                f"{figures['current']['rmse_bins']:.4f}",
+                f"{figures['candidate']['rmse_bins']:.4f}",
+            )
+        return format_html(
+            "<p><strong>{}</strong> ({}): {} learners, {} answers. {}</p>{}<p>{}</p>",
+            dict(FIT_STATUSES)[figures["status"]],
+            localize(timezone.localtime(deck.pooled_at)),
+            figures["learners"],
+            figures["answers"],
+            figures["reason"],
+            scored,
+            in_use,
+        )
 
 
 @admin.register(Card)

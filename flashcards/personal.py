@@ -2,7 +2,7 @@
 
 from django.db import transaction
 
-from flashcards import fitting, scheduling
+from flashcards import fitting, pooled, scheduling
 from flashcards.models import Memory, Profile, Review
 
 
@@ -21,8 +21,13 @@ def learner_answers(user):
 def fit_learner(user, now):
     """Fit the learner's parameters and adopt them if they predict better; return the profile."""
     profile = Profile.objects.get_or_create(user=user)[0]
+    # Without parameters of their own, the learner's cards of a deck with pooled parameters are
+    # scheduled with those: a fit must predict better than what schedules each card.
+    card_parameters = None if profile.parameters else pooled.card_parameters(user)
     try:
-        evaluation = fitting.evaluate_candidate(learner_answers(user), profile.parameters or None)
+        evaluation = fitting.evaluate_candidate(
+            learner_answers(user), profile.parameters or None, card_parameters=card_parameters
+        )
     except Exception as error:  # a failed fit keeps the parameters in use, and says why
         Profile.objects.filter(pk=profile.pk).update(
             fit_status="failed", fit_message=f"The fit failed: {error}", fitted_at=now

@@ -15,8 +15,8 @@ from django.tasks import TaskResultStatus, task
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from flashcards import personal
-from flashcards.models import Profile, profile_for
+from flashcards import personal, pooled
+from flashcards.models import Deck, Profile, profile_for
 
 ATTEMPTS = 4
 FIRST_DELAY = timedelta(minutes=1)
@@ -112,3 +112,27 @@ def _enqueue_fit(user_id):
         Profile.objects.select_for_update().filter(user_id=user_id).first()
         if not fit_waiting(user_id):
             fit_parameters.enqueue(user_id)
+
+
+@retried_task()
+def fit_pooled_parameters(deck_id):
+    """Fit a curated deck's pooled parameters to its learners' answers, adopting them if they
+    predict better than FSRS's defaults."""
+    deck = Deck.objects.filter(pk=deck_id, owner=None).first()
+    if deck is None:  # deleted, or no longer curated, since it was queued
+        return None
+    return pooled.fit_deck(deck, timezone.now()).pooled_evaluation["status"]
+
+
+def queue_pooled_fit(deck):
+    """Queue a fit of the deck's pooled parameters unless one is waiting; say whether it was."""
+    running = Q(status=TaskResultStatus.RUNNING, started_at__gte=timezone.now() - FIT_LOST_AFTER)
+    waiting = DBTaskResult.objects.filter(
+        Q(status=TaskResultStatus.READY) | running,
+        task_path=fit_pooled_parameters.module_path,
+        args_kwargs__args=[deck.pk],
+    )
+    if waiting.exists():
+        return False
+    fit_pooled_parameters.enqueue(deck.pk)
+    return True

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from flashcards import fitting, scheduling, throttle
+from flashcards import fitting, pooled, scheduling, throttle
 from flashcards.forms import SettingsForm, SignUpForm
 from flashcards.models import profile_for
 from flashcards.tasks import queue_fit
@@ -32,6 +32,8 @@ def study_settings(request):
         "parameters": profile.parameters or list(scheduling.DEFAULT_PARAMETERS),
         "holdout_percent": round(fitting.HOLDOUT_FRACTION * 100),
         "adopt_below_z": f"{-fitting.ADOPT_BELOW_Z:g}",
+        # Lazy: queried only where the template shows it.
+        "pooled_decks": pooled.decks_scheduled_with_pooled(profile),
     }
     return render(request, "flashcards/settings.html", context)
 
