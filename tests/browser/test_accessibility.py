@@ -218,6 +218,13 @@ def deck_list_after_sign_up(page, url, world):
     expect(page.get_by_role("status")).to_contain_text("Welcome, ada!")
 
 
+def settings_workload(page, url, world):
+    page.goto(url + reverse("flashcards:settings"))
+    run_worker()
+    # The page asks every two seconds whether FSRS's simulation of the year is done.
+    expect(page.get_by_role("table", name="A year at each desired retention")).to_be_visible()
+
+
 def deck_delete_refused(page, url, world):
     """An error message: staff may not delete a curated deck that learners have studied."""
     page.goto(url + reverse("flashcards:deck_detail", args=[world.source.slug]))
@@ -232,6 +239,7 @@ PAGES = {
     "login": (None, go(lambda w: reverse("login"))),
     "password-change": ("learner", go(lambda w: reverse("password_change"))),
     "settings": ("learner", go(lambda w: reverse("flashcards:settings"))),
+    "settings-workload": ("learner", settings_workload),
     "progress": ("learner", go(lambda w: reverse("flashcards:progress"))),
     "deck-progress": (
         "learner",
