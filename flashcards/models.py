@@ -893,6 +893,30 @@ def _update_memory(memory, after, reps):
     return True
 
 
+def update_each(rows, names):
+    """Save these fields of each row (instances of one model), as one prepared UPDATE by id run
+    for every row.
+
+    bulk_update() builds a CASE expression per field and row in Python: rebuilding 8,000
+    answers took it 90 s, this well under one.
+    """
+    if not rows:
+        return
+    model = type(rows[0])
+    fields = [model._meta.get_field(name) for name in names]
+    assignments = ", ".join(f"{connection.ops.quote_name(field.column)} = %s" for field in fields)
+    sql = (
+        f"UPDATE {connection.ops.quote_name(model._meta.db_table)} SET {assignments} WHERE id = %s"
+    )
+    params = [
+        [field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields]
+        + [row.pk]
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
 def _already_recorded(user, card, rating, expected_reps):
     review = Review.objects.filter(user=user, card=card, number=expected_reps + 1).first()
     if review is None or review.rating != rating:

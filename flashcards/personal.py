@@ -3,7 +3,7 @@
 from django.db import transaction
 
 from flashcards import fitting, pooled, scheduling
-from flashcards.models import Memory, Profile, Review
+from flashcards.models import Memory, Profile, Review, update_each
 
 
 def learner_answers(user):
@@ -78,9 +78,8 @@ def reschedule(user, profile):
         memory.set_from(replay(reviews, **profile.scheduler_options(memory.deck)))
         changed.append(memory)
         replayed.extend(reviews)
-    fields = list(scheduling.Memory.__dataclass_fields__)
-    Memory.objects.bulk_update(changed, fields, batch_size=1000)
-    Review.objects.bulk_update(replayed, Review.MEMORY_FIELDS, batch_size=1000)
+    update_each(changed, list(scheduling.Memory.__dataclass_fields__))
+    update_each(replayed, Review.MEMORY_FIELDS)
     return len(changed)
 
 
