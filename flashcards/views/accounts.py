@@ -62,7 +62,7 @@ def study_settings(request):
 
 def _workload(user, profile):
     """The table of FSRS's simulator for this learner, from the cache; on a miss a worker is
-    asked for it (a CPU second at 1,000 cards, up to 15 at the cap: too slow for a request)."""
+    asked for it (a CPU second at 1,000 cards, up to 20 at the cap: too slow for a request)."""
     inputs = _workload_inputs(user, profile)
     if inputs["cards"] == 0 or inputs["new_cards_per_day"] == 0:
         return {"status": "nothing", **inputs}
@@ -109,11 +109,11 @@ def _workload_inputs(user, profile):
 def _workload_key(inputs):
     """The table's key: learners with the same inputs share it."""
     digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
-    return f"workload:1:{digest}"
+    return f"workload:2:{digest}"
 
 
 def _workload_queued_key(user_id):
-    return f"workload:1:queued:{user_id}"
+    return f"workload:2:queued:{user_id}"
 
 
 def _workload_given_up(user_id, inputs, error):
