@@ -8,7 +8,7 @@ from django_tasks_db.models import DBTaskResult
 
 from flashcards import fitting, scheduling, workload
 from flashcards.models import profile_for
-from flashcards.views.accounts import compute_workload
+from flashcards.tasks import compute_workload
 from tests.conftest import make_deck, make_user, run_worker
 from tests.test_views import logged_in, post_answer
 
