@@ -29,14 +29,10 @@ The figures of the day's latest full run go to bench/results/later-period-<date>
 import argparse
 import math
 import multiprocessing
-import os
-import platform
 import random
-import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
-from importlib.metadata import version
 from pathlib import Path
 from statistics import mean
 
@@ -44,6 +40,8 @@ from fsrs.scheduler import LOWER_BOUNDS_PARAMETERS, UPPER_BOUNDS_PARAMETERS
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from scheduling_quality import machine  # noqa: E402
 
 from flashcards import fitting, scheduling  # noqa: E402
 from flashcards.scheduling import AGAIN, EASY, GOOD, HARD, REVIEW, Memory  # noqa: E402
@@ -466,17 +464,6 @@ def newcomer_summary(rows):
         "z>2",
     )
     return columns(header, lines)
-
-
-def machine():
-    commit = subprocess.run(
-        ["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True, text=True
-    ).stdout.strip()
-    return (
-        f"{platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"fsrs-rs-python {version('fsrs-rs-python')}, fsrs (py-fsrs) {version('fsrs')}, "
-        f"commit {commit or 'unknown'}"
-    )
 
 
 def _progress(message):

@@ -56,24 +56,26 @@ class Command(BaseCommand):
             figures = fit_deck(curated, timezone.now()).pooled_evaluation
             self.stdout.write(f"{curated.slug}: {figures['status']}. {figures['reason']}")
         elif pooled:
-            queued_now = waiting = 0
-            for curated in decks_to_fit().iterator():
-                if queue_pooled_fit(curated):
-                    queued_now += 1
-                else:
-                    waiting += 1
+            queued_now, waiting = queue_each(decks_to_fit(), queue_pooled_fit)
             self.stdout.write(
                 f"Queued {queued_now} fit{pluralize(queued_now)} of a curated deck's pooled "
                 f"parameters for the workers ({waiting} already waiting)."
             )
         else:
-            queued_now = waiting = 0
-            for learner in User.objects.filter(review__isnull=False).distinct().iterator():
-                if queue_fit(learner):
-                    queued_now += 1
-                else:
-                    waiting += 1
+            learners = User.objects.filter(review__isnull=False).distinct()
+            queued_now, waiting = queue_each(learners, queue_fit)
             self.stdout.write(
                 f"Queued {queued_now} fit{pluralize(queued_now)} for the workers "
                 f"({waiting} already waiting)."
             )
+
+
+def queue_each(rows, queue):
+    """Queue a fit of each row; (how many were queued now, how many were already waiting)."""
+    queued = waiting = 0
+    for row in rows.iterator():
+        if queue(row):
+            queued += 1
+        else:
+            waiting += 1
+    return queued, waiting
