@@ -13,8 +13,23 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
 
+BOOLEAN_SPELLINGS = {
+    **dict.fromkeys(("1", "true", "yes", "on"), True),
+    **dict.fromkeys(("0", "false", "no", "off"), False),
+}
+
+
 def env_bool(name, default=False):
-    return os.environ.get(name, str(default)).lower() in ("1", "true", "yes", "on")
+    """The variable as a boolean; a value it cannot read is refused, not taken for off."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return BOOLEAN_SPELLINGS[value.lower()]
+    except KeyError:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is neither on (1, true, yes, on) nor off (0, false, no, off)."
+        ) from None
 
 
 def env_list(name, default=""):
@@ -119,8 +134,6 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         statement_timeout = int(os.environ.get("DATABASE_STATEMENT_TIMEOUT", 30))
         DATABASES["default"]["OPTIONS"]["options"] = f"-c statement_timeout={statement_timeout}s"
 
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-
 # Background work (imports, fitting) is queued in the database and run by `manage.py db_worker`.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
@@ -163,7 +176,11 @@ SECURE_SSL_REDIRECT = HTTPS and env_bool("SECURE_SSL_REDIRECT", True)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
-SECURE_HSTS_PRELOAD = HTTPS
+# Asking browsers to preload HTTPS for the whole domain is hard to undo (leaving their lists
+# takes months), so it is its own choice: HSTS_PRELOAD=1. Without it, `check --deploy` keeps
+# quiet about preload, as the choice not to is deliberate.
+SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD")
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SESSION_COOKIE_HTTPONLY = True
 # Sessions are read from the shared cache, and from the database only when the cache lost them.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
@@ -224,8 +241,10 @@ LOGIN_FAILURE_WINDOW = int(os.environ.get("LOGIN_FAILURE_WINDOW", 15 * 60))
 # outermost of them saw, read from X-Forwarded-For. With none, that header is never trusted.
 TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", 0))
 
-# Imports are read in memory up to their limit (flashcards.imports.MAX_IMPORT_BYTES).
-FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# The largest file a learner may import; an upload up to it is read in memory, not spooled
+# to a temporary file, since the import reads it whole anyway.
+MAX_IMPORT_BYTES = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_IMPORT_BYTES
 # A form's text, files aside: a card's two sides at their limit are under 100 KB, and parsing a
 # body costs memory many times its size, so anything larger is refused (400) before it is read.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
