@@ -27,6 +27,7 @@ from flashcards.models import (
     Card,
     Deck,
     Memory,
+    NewCardCursor,
     PendingImport,
     Review,
     profile_for,
@@ -173,6 +174,8 @@ def apply_import(parsed, *, deck=None, owner=None, title=None, history_user=None
             staging.hidden = False
         else:
             staging.delete()
+            # Cards were added and put in the file's order.
+            NewCardCursor.rewind_deck(deck)
     except BaseException:
         discard_staged(staging)
         raise

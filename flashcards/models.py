@@ -1,17 +1,17 @@
 """Decks, cards, each learner's memory of a card and the history of their answers."""
 
 import zoneinfo
-from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import IntegrityError, connection, models, transaction
+from django.db import models
 from django.db.models import (
     Avg,
     Case,
     Count,
+    Exists,
     F,
     FloatField,
     OuterRef,
@@ -31,8 +31,6 @@ from flashcards.rendering import MarkdownRefused, check_markdown, render_markdow
 DAY_ROLLOVER_HOUR = 4
 # Deck slugs that would shadow a URL of their own (/decks/new/).
 RESERVED_SLUGS = {"new"}
-# Like Anki, when nothing else is left, learning cards due this soon are shown early.
-LEARN_AHEAD = timedelta(minutes=20)
 # A learner who leaves a card on screen longer than this was not thinking about it (Anki's cap).
 MAX_ANSWER_MS = 60_000
 
@@ -137,6 +135,28 @@ class Deck(models.Model):
         return (last or 0) + 1
 
 
+class CardQuerySet(models.QuerySet):
+    def with_insight(self):
+        """Cards annotated with figures across all learners: never one learner's answers."""
+        memories = Memory.objects.filter(card=OuterRef("pk")).values("card")
+        reviews = Review.objects.filter(card=OuterRef("pk")).values("card")
+        review_state = Q(state_before=scheduling.REVIEW)
+        lapsed = review_state & Q(rating=scheduling.AGAIN)
+        return self.annotate(
+            learners=Coalesce(Subquery(memories.annotate(n=Count("id")).values("n")), 0),
+            difficulty=Subquery(memories.annotate(d=Avg("difficulty")).values("d")),
+            answers=Coalesce(Subquery(reviews.annotate(n=Count("id")).values("n")), 0),
+            reviewed=Subquery(reviews.annotate(n=Count("id", filter=review_state)).values("n")),
+            lapsed=Subquery(reviews.annotate(n=Count("id", filter=lapsed)).values("n")),
+        ).annotate(
+            lapse_rate=Case(
+                When(reviewed__gt=0, then=Cast("lapsed", FloatField()) / F("reviewed")),
+                default=None,
+                output_field=FloatField(),
+            )
+        )
+
+
 class Card(models.Model):
     deck = models.ForeignKey(Deck, on_delete=models.CASCADE, related_name="cards")
     front = models.TextField(help_text="Markdown.")
@@ -150,6 +170,8 @@ class Card(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = CardQuerySet.as_manager()
+
     class Meta:
         ordering = ["deck", "position", "id"]
         indexes = [models.Index(fields=["deck", "position"])]
@@ -162,7 +184,14 @@ class Card(models.Model):
         self.back_html = render_markdown(self.back)
         if (fields := kwargs.get("update_fields")) is not None and {"front", "back"} & set(fields):
             kwargs["update_fields"] = {*fields, "front_html", "back_html"}
+        placed = self._state.adding or (
+            Card.objects.filter(pk=self.pk).values_list("deck_id", "position").first()
+            != (self.deck_id, self.position)
+        )
         super().save(*args, **kwargs)
+        if placed:
+            # A card placed before a learner's unseen cards is unseen too.
+            NewCardCursor.rewind(self)
 
     def clean(self):
         """Refuse text beyond the limits that keep rendering it cheap (the admin, the editor)."""
@@ -185,6 +214,7 @@ class Card(models.Model):
 
     def reset_progress(self, now):
         """Every learner starts this card anew; their history of it is kept."""
+        NewCardCursor.rewind(self)
         # The review count stays, so that the next answer is numbered after the kept history.
         return Memory.objects.filter(card=self).update(
             state=scheduling.NEW,
@@ -332,21 +362,94 @@ class Memory(models.Model):
     def __str__(self):
         return f"{self.user} · {self.card}"
 
+    # The fields the scheduler reads and writes: those of scheduling.Memory.
+    SCHEDULING_FIELDS = tuple(scheduling.Memory.__dataclass_fields__)
+
     def as_scheduling(self):
-        return scheduling.Memory(
-            state=self.state,
-            step=self.step,
-            stability=self.stability,
-            difficulty=self.difficulty,
-            due=self.due,
-            last_review=self.last_review,
-            reps=self.reps,
-            lapses=self.lapses,
-        )
+        return scheduling.Memory(**{name: getattr(self, name) for name in self.SCHEDULING_FIELDS})
 
     def set_from(self, memory):
-        for field in scheduling.Memory.__dataclass_fields__:
-            setattr(self, field, getattr(memory, field))
+        for name in self.SCHEDULING_FIELDS:
+            setattr(self, name, getattr(memory, name))
+
+
+class NewCardCursor(models.Model):
+    """Where a learner's unseen cards of a deck start.
+
+    Every card of the deck before (position, card id), in the order new cards are introduced,
+    has been seen by the learner. Finding and counting their new cards starts here rather than
+    reading every card they have seen: the cost stays the same at 19,000 cards seen as at none.
+    No cursor means from the start.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    deck = models.ForeignKey(Deck, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveIntegerField(default=0)
+    # Not a foreign key: the card may be deleted, and the cursor stays a valid bound.
+    card_id = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "deck"], name="one_new_card_cursor_per_user_and_deck"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.user} · {self.deck} from position {self.position}"
+
+    @staticmethod
+    def _before(card, *, inclusive):
+        """The cards (or, on this model, the cursors) before `card` in new-card order."""
+        tie = {"pk__lte" if inclusive else "pk__lt": card.pk}
+        return Q(position__lt=card.position) | Q(position=card.position, **tie)
+
+    @classmethod
+    def move_past(cls, user, card):
+        """Move the learner's cursor up to `card`, which they have just seen, if every card
+        between the cursor and it has been seen too."""
+        mine = cls.objects.filter(user=user, deck_id=card.deck_id)
+        unseen_between = (
+            Card.objects.filter(deck_id=card.deck_id)
+            .filter(
+                Q(position__gt=OuterRef("position"))
+                | Q(position=OuterRef("position"), pk__gte=OuterRef("card_id"))
+            )
+            .filter(cls._before(card, inclusive=False))
+            .exclude(
+                Exists(
+                    Memory.objects.filter(user=user, card=OuterRef("pk")).exclude(
+                        state=scheduling.NEW
+                    )
+                )
+            )
+        )
+        at_or_before = Q(position__lt=card.position) | Q(
+            position=card.position, card_id__lte=card.pk
+        )
+        moved = (
+            mine.filter(at_or_before)
+            .exclude(Exists(unseen_between))
+            .update(position=card.position, card_id=card.pk)
+        )
+        if not moved and not mine.exists():
+            cls.objects.bulk_create([cls(user=user, deck_id=card.deck_id)], ignore_conflicts=True)
+            cls.move_past(user, card)
+
+    @classmethod
+    def rewind(cls, card, learners=None):
+        """Move back to `card` the cursors past it (of `learners`, a Q on this model, or of
+        everyone): it is, or may be again, unseen."""
+        past = cls.objects.filter(deck_id=card.deck_id).exclude(cls._before(card, inclusive=True))
+        if learners is not None:
+            past = past.filter(learners)
+        past.update(position=card.position, card_id=card.pk)
+
+    @classmethod
+    def rewind_deck(cls, deck):
+        """Every learner's unseen cards of the deck start from its first card again: its cards
+        were put in a new order."""
+        cls.objects.filter(deck=deck).update(position=0, card_id=0)
 
 
 class Review(models.Model):
@@ -487,487 +590,6 @@ class Review(models.Model):
             reps=self.number - 1,
             lapses=self.lapses_before,
         )
-
-
-class AnswerRefused(Exception):
-    """An answer that cannot be recorded; the message is shown to the learner.
-
-    `status` is 400 for a request that could never be right, 409 for one the state refuses.
-    """
-
-    def __init__(self, message, status=409):
-        super().__init__(message)
-        self.status = status
-
-
-LEARNING_STATES = (scheduling.LEARNING, scheduling.RELEARNING)
-
-
-def select_list(model, alias):
-    """The columns of a model's fields, for a hand-written SELECT read back by instances()."""
-    key = (connection.vendor, model, alias)
-    if key not in _select_lists:
-        quote = connection.ops.quote_name
-        columns = (f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields)
-        _select_lists[key] = ", ".join(columns)
-    return _select_lists[key]
-
-
-def instances(row, *models):
-    """Model instances from a row of select_list() columns, one model after another; None for
-    a model whose primary key is NULL (the missing side of a LEFT JOIN)."""
-    found, start = [], 0
-    for model in models:
-        width, pk_index, conversions = _reading(model)
-        values = list(row[start : start + width])
-        start += width
-        if values[pk_index] is None:
-            found.append(None)
-            continue
-        # Only the fields whose database value differs from Python's (datetimes on SQLite,
-        # JSON) are converted, as the ORM would have done.
-        for index, column, converters in conversions:
-            for converter in converters:
-                values[index] = converter(values[index], column, connection)
-        found.append(model.from_db(connection.alias, None, values))
-    return found
-
-
-# Built once per model and database: building them costs more than running them.
-_select_lists = {}
-_readings = {}
-_insert_statements = {}
-
-
-def _reading(model):
-    key = (connection.vendor, model)
-    if key not in _readings:
-        fields = model._meta.concrete_fields
-        conversions = []
-        for index, field in enumerate(fields):
-            column = field.get_col(model._meta.db_table)
-            converters = connection.ops.get_db_converters(column)
-            converters += field.get_db_converters(connection)
-            if converters:
-                conversions.append((index, column, converters))
-        _readings[key] = (len(fields), fields.index(model._meta.pk), conversions)
-    return _readings[key]
-
-
-def insert(instance):
-    """INSERT one instance and set its primary key: what save(force_insert=True) does, without
-    building the statement anew on every answer."""
-    model = instance._meta
-    key = (connection.vendor, model.model)
-    if key not in _insert_statements:
-        quote = connection.ops.quote_name
-        fields = [field for field in model.concrete_fields if not field.primary_key]
-        columns = ", ".join(quote(field.column) for field in fields)
-        placeholders = ", ".join(["%s"] * len(fields))
-        returning = quote(model.pk.column)
-        _insert_statements[key] = (
-            fields,
-            f"INSERT INTO {model.db_table} ({columns}) VALUES ({placeholders}) "
-            f"RETURNING {returning}",
-        )
-    fields, sql = _insert_statements[key]
-    params = [
-        field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        instance.pk = cursor.fetchone()[0]
-    instance._state.adding, instance._state.db = False, connection.alias
-    return instance
-
-
-def study_queue(user, deck, now, profile):
-    """What the learner has left to study in the deck now: one query for every count.
-
-    Written as SQL because it runs on every answer, and building it with the ORM cost more
-    than running it.
-    """
-    day_start, day_end = profile.study_day(now)
-    counts, params = _queue_counts(user, deck.pk, day_start, day_end)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {counts}", params)
-        figures = cursor.fetchone()
-    return StudyQueue.of(figures, profile=profile, user=user, deck=deck, now=now, day_end=day_end)
-
-
-def _queue_counts(user, deck_id, day_start, day_end):
-    """A study queue's six figures as scalar subqueries of a SELECT list, and their parameters.
-    `deck_id` is the deck's id, or the SQL naming the deck's id column of the query."""
-    adapt = connection.ops.adapt_datetimefield_value
-    card, memory, review = Card._meta.db_table, Memory._meta.db_table, Review._meta.db_table
-    deck_sql, deck = (deck_id, []) if isinstance(deck_id, str) else ("%s", [deck_id])
-    mine = f"FROM {memory} WHERE user_id = %s AND deck_id = {deck_sql}"
-    today = f"FROM {review} WHERE user_id = %s AND deck_id = {deck_sql} AND reviewed_at >= %s"
-    sql = f"""(SELECT COUNT(*) FROM {card} WHERE deck_id = {deck_sql}),
-        (SELECT COUNT(*) {mine} AND state <> {scheduling.NEW}),
-        (SELECT COUNT(*) {mine} AND state IN {LEARNING_STATES} AND due < %s),
-        (SELECT COUNT(*) {mine} AND state = {scheduling.REVIEW} AND due < %s),
-        (SELECT COUNT(*) {today} AND state_before = {scheduling.NEW}),
-        (SELECT COUNT(*) {today} AND state_before = {scheduling.REVIEW})"""
-    who = [user.pk, *deck]
-    params = [*deck, *who, *who, adapt(day_end), *who, adapt(day_end)]
-    params += [*who, adapt(day_start), *who, adapt(day_start)]
-    return sql, params
-
-
-class StudyQueue:
-    """What one learner has left to study in one deck at one moment."""
-
-    def __init__(
-        self, *, profile, user, deck, now, day_end, cards, seen, learning, due, done_new,
-        done_reviews,
-    ):  # fmt: skip
-        self.profile, self.user, self.deck, self.now, self.day_end = (
-            profile,
-            user,
-            deck,
-            now,
-            day_end,
-        )
-        self.cards, self.seen, self.learning, self.due = cards, seen, learning, due
-        self.done_new, self.done_reviews = done_new, done_reviews
-        self.new_left = max(0, profile.new_cards_per_day - done_new)
-        self.reviews_left = max(0, profile.reviews_per_day - done_reviews)
-
-    @classmethod
-    def of(cls, figures, **where):
-        """The queue of the six figures _queue_counts() selects, in its order."""
-        names = ("cards", "seen", "learning", "due", "done_new", "done_reviews")
-        return cls(**where, **dict(zip(names, figures, strict=True)))
-
-    def counts(self):
-        """New, learning and due counts as the deck list and study screen show them."""
-        return {
-            "new": min(self.cards - self.seen, self.new_left),
-            "learning": self.learning,
-            "due": min(self.due, self.reviews_left),
-        }
-
-    def after_answer(self, before, after):
-        """The queue once this answer is recorded, worked out without asking the database."""
-
-        def today(memory):
-            return memory.due is not None and memory.due < self.day_end
-
-        def bucket(memory):
-            if memory.state in LEARNING_STATES and today(memory):
-                return "learning"
-            if memory.state == scheduling.REVIEW and today(memory):
-                return "due"
-            return None
-
-        figures = {
-            "cards": self.cards,
-            "seen": self.seen + (1 if before.state == scheduling.NEW else 0),
-            "learning": self.learning,
-            "due": self.due,
-            "done_new": self.done_new + (1 if before.state == scheduling.NEW else 0),
-            "done_reviews": self.done_reviews + (1 if before.state == scheduling.REVIEW else 0),
-        }
-        if bucket(before):
-            figures[bucket(before)] -= 1
-        if bucket(after):
-            figures[bucket(after)] += 1
-        return StudyQueue(
-            profile=self.profile,
-            user=self.user,
-            deck=self.deck,
-            now=self.now,
-            day_end=self.day_end,
-            **figures,
-        )
-
-    def next_card(self):
-        """The next card to show and the learner's memory of it (None for a card never seen).
-
-        Learning cards that are due come first, then reviews, then new cards; when nothing else
-        is left, a learning card due within LEARN_AHEAD is shown early, as Anki does. One
-        statement: each kind of card is the first of its own index range, and the best kind wins.
-        """
-        adapt = connection.ops.adapt_datetimefield_value
-        card, memory = Card._meta.db_table, Memory._meta.db_table
-        now = adapt(self.now)
-        mine = f"FROM {memory} WHERE user_id = %s AND deck_id = %s AND state = %s"
-        # Each kind is (card, priority, due, id): the first of its range of an index on (user,
-        # deck, state, due), so that finding it reads a row or two however long the history.
-        learning = f"""SELECT card_id, CASE WHEN due <= %s THEN 1 ELSE 4 END AS priority, due, id
-            {mine} AND due <= %s ORDER BY due, id LIMIT 1"""
-        kinds, params = [], []
-        for state in LEARNING_STATES:
-            kinds.append(learning)
-            params += [now, self.user.pk, self.deck.pk, state, adapt(self.now + LEARN_AHEAD)]
-        if self.reviews_left:
-            kinds.append(f"SELECT card_id, 2, due, id {mine} AND due < %s ORDER BY due, id LIMIT 1")
-            params += [self.user.pk, self.deck.pk, scheduling.REVIEW, adapt(self.day_end)]
-        if self.new_left:
-            kinds.append(
-                f"""SELECT id, 3, %s, id FROM {card} WHERE deck_id = %s
-                AND NOT EXISTS (SELECT 1 FROM {memory} seen WHERE seen.card_id = {card}.id
-                    AND seen.user_id = %s AND seen.state <> {scheduling.NEW})
-                ORDER BY position, id LIMIT 1"""
-            )
-            params += [now, self.deck.pk, self.user.pk]
-        candidates = " UNION ALL ".join(
-            f"SELECT * FROM ({sql}) AS kind{n}" for n, sql in enumerate(kinds)
-        )
-        sql = f"""SELECT {select_list(Card, "c")}, {select_list(Memory, "m")}
-            FROM ({candidates}) AS pick JOIN {card} c ON c.id = pick.card_id
-            LEFT JOIN {memory} m ON m.card_id = c.id AND m.user_id = %s
-            ORDER BY pick.priority, pick.due, pick.id LIMIT 1"""
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, self.user.pk])
-            row = cursor.fetchone()
-        if row is None:
-            return None, None
-        card, memory = instances(row, Card, Memory)
-        card.deck = self.deck
-        if memory is not None:
-            memory.card = card
-        return card, memory
-
-    def is_available(self, card, memory):
-        """Whether this card may be answered now."""
-        if memory is None or memory.state == scheduling.NEW:
-            return self.new_left > 0
-        if memory.state in LEARNING_STATES:
-            return memory.due <= self.now + LEARN_AHEAD
-        return memory.due < self.day_end and self.reviews_left > 0
-
-    def next_due(self):
-        """When the learner's next card in this deck comes due, after today's work is done."""
-        upcoming = Memory.objects.filter(user=self.user, deck=self.deck, due__gt=self.now)
-        return upcoming.order_by("due").values_list("due", flat=True).first()
-
-
-@dataclass
-class Answered:
-    """What recording an answer did: the review, whether it is new, the card, and the queue."""
-
-    review: "Review"
-    created: bool
-    card: "Card" = None
-    queue: StudyQueue = None
-
-
-def record_answer(user, card, rating, *, expected_reps, now, duration_ms, profile, shown_at=None):
-    """Record one answer in one transaction; return (review, created).
-
-    `expected_reps` is the card's review count the learner saw. A second submission of the same
-    answer returns the review already recorded with created=False; any other mismatch is stale.
-    """
-
-    def read():
-        memory = Memory.objects.filter(user=user, card=card).first()
-        return card, memory, study_queue(user, card.deck, now, profile)
-
-    day = profile.answer_day(now, shown_at)
-    answered = _record(user, read, rating, expected_reps, now, day, duration_ms, profile)
-    return answered.review, answered.created
-
-
-def answer_card(
-    user, slug, card_id, rating, *, expected_reps, now, duration_ms, profile, shown_at=None
-):
-    """Record an answer to a card, by id, of the deck with this slug; return an Answered.
-
-    The card was shown at `shown_at` (when known): the answer counts on that study day if the
-    day rolled over since, as its buttons did.
-
-    Raises Deck.DoesNotExist for a deck the learner may not see, AnswerRefused for a card that
-    is not in it.
-    """
-
-    def read():
-        card, memory, queue = card_in_deck(user, card_id, slug, queue_at=(now, profile))
-        if card is None or not card.deck.visible_to(user):
-            if not Deck.objects.visible_to(user).filter(slug=slug).exists():
-                raise Deck.DoesNotExist
-            raise AnswerRefused("That card is not in this deck. Here is the next one.", 400)
-        return card, memory, queue
-
-    day = profile.answer_day(now, shown_at)
-    return _record(user, read, rating, expected_reps, now, day, duration_ms, profile)
-
-
-def card_in_deck(user, card_id, slug, *, queue_at=None):
-    """The card with this id in the deck with this slug, its deck, and the learner's memory of
-    it (None if never seen), in one query; (None, None) if there is no such card.
-
-    With `queue_at=(now, profile)`, the same query also counts the deck's study queue, and
-    (card, memory, queue) is returned.
-    """
-    card, deck, memory = Card._meta.db_table, Deck._meta.db_table, Memory._meta.db_table
-    counts, count_params = "", []
-    if queue_at:
-        now, profile = queue_at
-        day_start, day_end = profile.study_day(now)
-        counts, count_params = _queue_counts(user, "d.id", day_start, day_end)
-        counts = f", {counts}"
-    sql = f"""SELECT {select_list(Card, "c")}, {select_list(Deck, "d")}, {select_list(Memory, "m")}
-        {counts}
-        FROM {card} c JOIN {deck} d ON d.id = c.deck_id
-        LEFT JOIN {memory} m ON m.card_id = c.id AND m.user_id = %s
-        WHERE c.id = %s AND d.slug = %s"""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*count_params, user.pk, card_id, slug])
-        row = cursor.fetchone()
-    if row is None:
-        return (None, None, None) if queue_at else (None, None)
-    card, deck, memory = instances(row, Card, Deck, Memory)
-    card.deck = deck
-    if memory is not None:
-        memory.card = card
-    if not queue_at:
-        return card, memory
-    queue = StudyQueue.of(row[-6:], profile=profile, user=user, deck=deck, now=now, day_end=day_end)
-    return card, memory, queue
-
-
-def _record(user, read, rating, expected_reps, now, day, duration_ms, profile):
-    """Record an answer. `read()` returns the card, the learner's memory of it and the deck's
-    study queue, without locking anything: the write of the memory checks that its review count
-    is still the one read, and two answers numbered alike cannot both be stored, so an answer
-    racing another is refused when it writes."""
-    if rating not in scheduling.RATINGS:
-        raise AnswerRefused("Choose Again, Hard, Good or Easy (1-4).", 400)
-    card = None
-    try:
-        with transaction.atomic():
-            card, memory, queue = read()
-            reps = memory.reps if memory else 0
-            if reps != expected_reps:
-                return Answered(_already_recorded(user, card, rating, expected_reps), False, card)
-            if not queue.is_available(card, memory):
-                raise AnswerRefused("That card is not due yet. Here is the next one.")
-            before = memory.as_scheduling() if memory else scheduling.Memory()
-            after = scheduling.review(
-                before,
-                rating,
-                now,
-                elapsed_days=profile.elapsed_days(before, day),
-                seed=scheduling.fuzz_seed(card.pk, before.reps),
-                **profile.scheduler_options(card.deck),
-            )
-            if memory is None:
-                memory = Memory(user=user, card=card, deck_id=card.deck_id)
-                memory.set_from(after)
-                insert(memory)
-            elif not _update_memory(memory, after, reps):
-                # Another request answered this card between our read and our write.
-                return Answered(_already_recorded(user, card, rating, expected_reps), False, card)
-            review = Review.from_answer(
-                user,
-                card,
-                rating=rating,
-                at=now,
-                profile=profile,
-                duration_ms=duration_ms,
-                before=before,
-                after=after,
-                day=day,
-            )
-            insert(review)
-            return Answered(review, True, card, queue.after_answer(before, after))
-    except IntegrityError:
-        # Another request recorded this very answer between our read and our write.
-        return Answered(_already_recorded(user, card, rating, expected_reps), False, card)
-
-
-def _update_memory(memory, after, reps):
-    """Write the memory after an answer if its review count is still `reps`; whether it was."""
-    names = list(scheduling.Memory.__dataclass_fields__)
-    fields = [Memory._meta.get_field(name) for name in names]
-    assignments = ", ".join(f"{connection.ops.quote_name(field.column)} = %s" for field in fields)
-    params = [field.get_db_prep_save(getattr(after, field.name), connection) for field in fields]
-    sql = f"UPDATE {Memory._meta.db_table} SET {assignments} WHERE id = %s AND reps = %s"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, memory.pk, reps])
-        if cursor.rowcount != 1:
-            return False
-    memory.set_from(after)
-    return True
-
-
-def update_each(rows, names):
-    """Save these fields of each row (instances of one model), as one prepared UPDATE by id run
-    for every row.
-
-    bulk_update() builds a CASE expression per field and row in Python: rebuilding 8,000
-    answers took it 90 s, this well under one.
-    """
-    if not rows:
-        return
-    model = type(rows[0])
-    fields = [model._meta.get_field(name) for name in names]
-    assignments = ", ".join(f"{connection.ops.quote_name(field.column)} = %s" for field in fields)
-    sql = (
-        f"UPDATE {connection.ops.quote_name(model._meta.db_table)} SET {assignments} WHERE id = %s"
-    )
-    params = [
-        [field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields]
-        + [row.pk]
-        for row in rows
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
-
-
-def _already_recorded(user, card, rating, expected_reps):
-    review = Review.objects.filter(user=user, card=card, number=expected_reps + 1).first()
-    if review is None or review.rating != rating:
-        raise AnswerRefused("That card was already answered, perhaps in another tab.")
-    return review
-
-
-def undo_review(user, deck, review_id, day_start):
-    """Revert one of today's answers in a deck if it is still the learner's latest on its card."""
-    with transaction.atomic():
-        review = (
-            Review.objects.select_for_update()
-            .filter(user=user, deck=deck, pk=review_id, reviewed_at__gte=day_start)
-            .first()
-        )
-        if review is None:
-            raise AnswerRefused("There is nothing to undo.")
-        memory = Memory.objects.select_for_update().get(user=user, card_id=review.card_id)
-        if memory.reps != review.number:
-            raise AnswerRefused("That answer was already undone.")
-        if review.number == 1:
-            memory.delete()
-        else:
-            memory.set_from(review.memory_before())
-            memory.save()
-        review.delete()
-        return review
-
-
-def card_insight(cards):
-    """Cards annotated with figures across all learners: never one learner's answers."""
-    memories = Memory.objects.filter(card=OuterRef("pk")).values("card")
-    reviews = Review.objects.filter(card=OuterRef("pk")).values("card")
-    review_state = Q(state_before=scheduling.REVIEW)
-    return cards.annotate(
-        learners=Coalesce(Subquery(memories.annotate(n=Count("id")).values("n")), 0),
-        difficulty=Subquery(memories.annotate(d=Avg("difficulty")).values("d")),
-        answers=Coalesce(Subquery(reviews.annotate(n=Count("id")).values("n")), 0),
-        reviewed=Subquery(reviews.annotate(n=Count("id", filter=review_state)).values("n")),
-        lapsed=Subquery(
-            reviews.annotate(
-                n=Count("id", filter=review_state & Q(rating=scheduling.AGAIN))
-            ).values("n")
-        ),
-    ).annotate(
-        lapse_rate=Case(
-            When(reviewed__gt=0, then=Cast("lapsed", FloatField()) / F("reviewed")),
-            default=None,
-            output_field=FloatField(),
-        )
-    )
 
 
 IMPORT_STATUSES = [

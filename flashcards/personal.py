@@ -3,7 +3,8 @@
 from django.db import transaction
 
 from flashcards import fitting, pooled, scheduling
-from flashcards.models import Memory, Profile, Review, update_each
+from flashcards.models import Memory, Profile, Review
+from flashcards.statements import update_each
 
 
 def learner_answers(user):
@@ -78,7 +79,7 @@ def reschedule(user, profile):
         memory.set_from(replay(reviews, **profile.scheduler_options(memory.deck)))
         changed.append(memory)
         replayed.extend(reviews)
-    update_each(changed, list(scheduling.Memory.__dataclass_fields__))
+    update_each(changed, Memory.SCHEDULING_FIELDS)
     update_each(replayed, Review.MEMORY_FIELDS)
     return len(changed)
 

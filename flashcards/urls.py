@@ -7,7 +7,7 @@ from flashcards.forms import ThrottledAuthenticationForm
 from flashcards.views import accounts, decks, imports, insight, progress, study
 
 flashcards_patterns = [
-    path("", study.deck_list, name="deck_list"),
+    path("", decks.deck_list, name="deck_list"),
     path("decks/new/", decks.deck_create, name="deck_create"),
     path("decks/<slug:slug>/", decks.deck_detail, name="deck_detail"),
     path("decks/<slug:slug>/edit/", decks.deck_edit, name="deck_edit"),

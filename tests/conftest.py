@@ -6,7 +6,8 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.management import call_command
 
-from flashcards.models import Card, Deck
+from flashcards import answering
+from flashcards.models import Card, Deck, Memory, profile_for
 
 _names = itertools.count(1)
 
@@ -44,6 +45,25 @@ def make_deck(title=None, *, cards=3, owner=None, published=True):
         for n in range(1, cards + 1)
     )
     return deck
+
+
+def answer(user, card, rating, now, *, expected_reps=None, duration_ms=1500, shown_at=None):
+    """Answer a card through the one answer path the study view takes; by default as the
+    learner who sees the card's current review count. Returns an answering.Answered."""
+    if expected_reps is None:
+        memory = Memory.objects.filter(user=user, card=card).first()
+        expected_reps = memory.reps if memory else 0
+    return answering.answer_card(
+        user,
+        card.deck.slug,
+        card.pk,
+        rating,
+        expected_reps=expected_reps,
+        now=now,
+        duration_ms=duration_ms,
+        profile=profile_for(user),
+        shown_at=shown_at,
+    )
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from flashcards import scheduling
-from flashcards.models import Card, Deck, Memory, Review, profile_for, study_queue
+from flashcards.models import Card, Deck, Memory, Review, profile_for
+from flashcards.queue import study_queue
 from tests.conftest import make_deck, make_user
 
 HTMX = {"HTTP_HX_REQUEST": "true"}

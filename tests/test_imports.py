@@ -23,10 +23,10 @@ from flashcards.models import (
     PendingImport,
     Review,
     profile_for,
-    record_answer,
-    study_queue,
 )
+from flashcards.queue import study_queue
 from flashcards.rendering import render_markdown
+from tests import conftest
 from tests.conftest import make_deck, make_user, run_worker
 
 IMPORT_URL = reverse("flashcards:import_upload")
@@ -101,17 +101,7 @@ def make_zip(members):
 
 
 def answer(user, card, rating, now):
-    memory = Memory.objects.filter(user=user, card=card).first()
-    review, _ = record_answer(
-        user,
-        card,
-        rating,
-        expected_reps=memory.reps if memory else 0,
-        now=now,
-        duration_ms=5000,
-        profile=profile_for(user),
-    )
-    return review
+    return conftest.answer(user, card, rating, now, duration_ms=5000).review
 
 
 def fronts_and_backs(deck):

@@ -1,40 +1,17 @@
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db.models import ProtectedError
 
-from flashcards import models, scheduling
-from flashcards.models import (
-    AnswerRefused,
-    Card,
-    Deck,
-    Memory,
-    Profile,
-    Review,
-    answer_card,
-    profile_for,
-    record_answer,
-    study_queue,
-    undo_review,
-)
-from tests.conftest import make_deck, make_user
+from flashcards import answering, scheduling
+from flashcards import queue as study
+from flashcards.answering import undo_review
+from flashcards.models import Card, Deck, Memory, Profile, Review, profile_for
+from flashcards.queue import study_queue
+from tests.conftest import answer, make_deck, make_user
 
 NOON = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
-
-
-def answer(user, card, rating, now, expected_reps=None):
-    if expected_reps is None:
-        memory = Memory.objects.filter(user=user, card=card).first()
-        expected_reps = memory.reps if memory else 0
-    return record_answer(
-        user,
-        card,
-        rating,
-        expected_reps=expected_reps,
-        now=now,
-        duration_ms=1500,
-        profile=profile_for(user),
-    )
 
 
 def queue(user, deck, now):
@@ -49,8 +26,9 @@ def test_new_cards_come_in_deck_order(learner, deck):
 
 def test_answering_writes_the_history_row_and_the_new_memory(learner, deck):
     card = deck.cards.get(position=1)
-    review, created = answer(learner, card, scheduling.GOOD, NOON)
-    assert created
+    answered = answer(learner, card, scheduling.GOOD, NOON)
+    review = answered.review
+    assert answered.created
     memory = Memory.objects.get(user=learner, card=card)
     assert memory.state == scheduling.LEARNING
     assert memory.due == NOON + timedelta(minutes=10)
@@ -138,18 +116,17 @@ def test_the_new_card_limit_counts_cards_introduced_today(learner):
     assert q.counts()["new"] == 0
     assert q.next_card() == (None, None)
     third = deck.cards.get(position=3)
-    with pytest.raises(AnswerRefused):
-        answer(learner, third, scheduling.GOOD, NOON)
+    assert answer(learner, third, scheduling.GOOD, NOON).refusal == answering.NOT_DUE
     tomorrow = NOON + timedelta(days=1)
     assert queue(learner, deck, tomorrow).counts()["new"] == 2
 
 
 def test_a_double_submitted_answer_records_one_review(learner, deck):
     card = deck.cards.get(position=1)
-    first, created = answer(learner, card, scheduling.GOOD, NOON, expected_reps=0)
-    again, created_again = answer(learner, card, scheduling.GOOD, NOON, expected_reps=0)
-    assert created and not created_again
-    assert again == first
+    first = answer(learner, card, scheduling.GOOD, NOON, expected_reps=0)
+    again = answer(learner, card, scheduling.GOOD, NOON, expected_reps=0)
+    assert first.created and not again.created
+    assert again.review == first.review and not again.refusal
     assert Review.objects.filter(user=learner, card=card).count() == 1
     assert Memory.objects.get(user=learner, card=card).reps == 1
 
@@ -157,30 +134,30 @@ def test_a_double_submitted_answer_records_one_review(learner, deck):
 def test_an_answer_on_a_stale_state_is_refused_and_records_nothing(learner, deck):
     card = deck.cards.get(position=1)
     answer(learner, card, scheduling.GOOD, NOON, expected_reps=0)
-    with pytest.raises(AnswerRefused, match="already answered"):
-        answer(learner, card, scheduling.AGAIN, NOON, expected_reps=0)
+    stale = answer(learner, card, scheduling.AGAIN, NOON, expected_reps=0)
+    assert (stale.refusal, stale.status) == (answering.ALREADY_ANSWERED, 409)
     assert Review.objects.filter(user=learner, card=card).count() == 1
 
 
 def test_a_rating_outside_1_to_4_is_refused(learner, deck):
-    with pytest.raises(AnswerRefused):
-        answer(learner, deck.cards.first(), 5, NOON)
+    refused = answer(learner, deck.cards.first(), 5, NOON)
+    assert (refused.refusal, refused.status) == (answering.BAD_RATING, 400)
     assert not Review.objects.exists()
 
 
 def test_a_card_that_is_not_due_cannot_be_answered(learner, deck):
     card = deck.cards.get(position=1)
     answer(learner, card, scheduling.EASY, NOON)
-    with pytest.raises(AnswerRefused, match="not due"):
-        answer(learner, card, scheduling.GOOD, NOON + timedelta(hours=1))
+    refused = answer(learner, card, scheduling.GOOD, NOON + timedelta(hours=1))
+    assert (refused.refusal, refused.status) == (answering.NOT_DUE, 409)
     assert Review.objects.filter(card=card).count() == 1
 
 
 def test_undo_of_a_first_answer_makes_the_card_new_again(learner, deck):
     card = deck.cards.get(position=1)
-    review, _ = answer(learner, card, scheduling.GOOD, NOON)
+    review = answer(learner, card, scheduling.GOOD, NOON).review
     day_start, _ = profile_for(learner).study_day(NOON)
-    undo_review(learner, deck, review.pk, day_start)
+    assert undo_review(learner, deck, review.pk, day_start).review.card == card
     assert not Memory.objects.filter(user=learner, card=card).exists()
     assert not Review.objects.exists()
     assert queue(learner, deck, NOON).next_card() == (card, None)
@@ -191,7 +168,7 @@ def test_undo_restores_the_memory_before_the_answer(learner, deck):
     answer(learner, card, scheduling.GOOD, NOON)
     before = Memory.objects.get(user=learner, card=card).as_scheduling()
     later = NOON + timedelta(minutes=10)
-    review, _ = answer(learner, card, scheduling.AGAIN, later)
+    review = answer(learner, card, scheduling.AGAIN, later).review
     undo_review(learner, deck, review.pk, profile_for(learner).study_day(later)[0])
     assert Memory.objects.get(user=learner, card=card).as_scheduling() == before
     assert Review.objects.filter(user=learner).count() == 1
@@ -200,18 +177,19 @@ def test_undo_restores_the_memory_before_the_answer(learner, deck):
 def test_undoing_the_same_answer_twice_undoes_it_once(learner, deck):
     card = deck.cards.get(position=1)
     answer(learner, card, scheduling.GOOD, NOON)
-    review, _ = answer(learner, card, scheduling.GOOD, NOON + timedelta(minutes=10))
+    review = answer(learner, card, scheduling.GOOD, NOON + timedelta(minutes=10)).review
     day_start = profile_for(learner).study_day(NOON)[0]
-    undo_review(learner, deck, review.pk, day_start)
-    with pytest.raises(AnswerRefused):
-        undo_review(learner, deck, review.pk, day_start)
+    assert not undo_review(learner, deck, review.pk, day_start).refusal
+    assert undo_review(learner, deck, review.pk, day_start).refusal == answering.NOTHING_TO_UNDO
     assert Memory.objects.get(user=learner, card=card).reps == 1
 
 
 def test_a_learner_cannot_undo_another_learners_answer(learner, other_learner, deck):
-    review, _ = answer(learner, deck.cards.first(), scheduling.GOOD, NOON)
-    with pytest.raises(AnswerRefused):
-        undo_review(other_learner, deck, review.pk, profile_for(learner).study_day(NOON)[0])
+    review = answer(learner, deck.cards.first(), scheduling.GOOD, NOON).review
+    day_start = profile_for(learner).study_day(NOON)[0]
+    assert undo_review(other_learner, deck, review.pk, day_start).refusal == (
+        answering.NOTHING_TO_UNDO
+    )
     assert Review.objects.filter(pk=review.pk).exists()
 
 
@@ -252,7 +230,7 @@ def test_decks_visible_to_each_kind_of_user(db):
     assert titles(stranger) == {"Published"}
     assert titles(owner) == {"Published", "Private"}
     assert titles(staff) == {"Published", "Draft"}
-    assert {published, draft, private}
+    assert [published.published, draft.published, private.owner] == [True, False, owner]
 
 
 def test_deck_slugs_are_made_unique(db):
@@ -266,13 +244,13 @@ def test_deck_slugs_are_made_unique(db):
 
 
 def read_with_queue(user, card, deck, now):
-    return models.card_in_deck(user, card.pk, deck.slug, queue_at=(now, profile_for(user)))
+    return study.card_in_deck(user, card.pk, deck.slug, now, profile_for(user))
 
 
 def answer_racing(user, deck, card, rating, now, stale_read, monkeypatch):
     """Answer as a request whose read of the card happened before another answer landed."""
-    monkeypatch.setattr(models, "card_in_deck", lambda *args, **kwargs: stale_read)
-    return answer_card(
+    monkeypatch.setattr(answering, "card_in_deck", lambda *args, **kwargs: stale_read)
+    return answering.answer_card(
         user,
         deck.slug,
         card.pk,
@@ -292,8 +270,8 @@ def test_an_answer_that_lost_the_race_to_a_different_one_is_refused(learner, dec
     answer(learner, card, scheduling.AGAIN, later)
     winner = Memory.objects.get(user=learner, card=card).as_scheduling()
 
-    with pytest.raises(AnswerRefused, match="already answered"):
-        answer_racing(learner, deck, card, scheduling.EASY, later, stale_read, monkeypatch)
+    lost = answer_racing(learner, deck, card, scheduling.EASY, later, stale_read, monkeypatch)
+    assert lost.refusal == answering.ALREADY_ANSWERED
 
     assert Memory.objects.get(user=learner, card=card).as_scheduling() == winner
     assert list(Review.objects.order_by("number").values_list("rating", flat=True)) == [3, 1]
@@ -304,7 +282,7 @@ def test_the_same_answer_racing_itself_is_recorded_once(learner, deck, monkeypat
     answer(learner, card, scheduling.GOOD, NOON)
     later = NOON + timedelta(minutes=10)
     stale_read = read_with_queue(learner, card, deck, later)
-    first, _ = answer(learner, card, scheduling.GOOD, later)
+    first = answer(learner, card, scheduling.GOOD, later).review
 
     again = answer_racing(learner, deck, card, scheduling.GOOD, later, stale_read, monkeypatch)
 
@@ -317,13 +295,13 @@ def test_a_first_answer_racing_another_first_answer_is_recorded_once(learner, de
     card = deck.cards.get(position=1)
     stale_read = read_with_queue(learner, card, deck, NOON)
     assert stale_read[:2] == (card, None)
-    first, _ = answer(learner, card, scheduling.GOOD, NOON)
+    first = answer(learner, card, scheduling.GOOD, NOON).review
 
     again = answer_racing(learner, deck, card, scheduling.GOOD, NOON, stale_read, monkeypatch)
 
     assert not again.created and again.review == first
-    with pytest.raises(AnswerRefused, match="already answered"):
-        answer_racing(learner, deck, card, scheduling.AGAIN, NOON, stale_read, monkeypatch)
+    lost = answer_racing(learner, deck, card, scheduling.AGAIN, NOON, stale_read, monkeypatch)
+    assert lost.refusal == answering.ALREADY_ANSWERED
     assert Memory.objects.get(user=learner, card=card).reps == 1
     assert Review.objects.filter(user=learner, card=card).count() == 1
 
@@ -332,21 +310,22 @@ def test_the_card_read_carries_its_deck_and_the_learners_memory_only(learner, de
     card = deck.cards.get(position=1)
     other = make_user()
     answer(other, card, scheduling.GOOD, NOON)
-    assert models.card_in_deck(learner, card.pk, deck.slug) == (card, None)
+    assert read_with_queue(learner, card, deck, NOON)[:2] == (card, None)
     answer(learner, card, scheduling.EASY, NOON)
 
-    read_card, memory = models.card_in_deck(learner, card.pk, deck.slug)
+    read_card, memory, _ = read_with_queue(learner, card, deck, NOON)
 
     assert memory == Memory.objects.get(user=learner, card=card)
     assert memory.due == Memory.objects.get(pk=memory.pk).due and memory.due.tzinfo is not None
     assert read_card.deck == deck and read_card.deck.slug == deck.slug
-    assert models.card_in_deck(learner, card.pk, "another-deck") == (None, None)
+    elsewhere = study.card_in_deck(learner, card.pk, "another-deck", NOON, profile_for(learner))
+    assert elsewhere == (None, None, None)
     # Counted in the same query, the queue is the one study_queue() counts on its own.
     later = memory.due + timedelta(days=1)
     *_, counted_with_the_card = read_with_queue(learner, card, deck, later)
     alone = study_queue(learner, deck, later, profile_for(learner))
-    assert vars(counted_with_the_card) == vars(alone)
-    assert (alone.seen, alone.due, alone.done_new) == (1, 1, 0)
+    assert counted_with_the_card == alone
+    assert (alone.unseen, alone.due, alone.done_new) == (2, 1, 0)
 
 
 # Each card's HTML is rendered when it is saved, so the study loop only reads it.
@@ -378,7 +357,7 @@ def test_the_queue_takes_learning_then_reviews_then_new_cards_then_learning_ahea
     cards = list(deck.cards.order_by("position"))
 
     def remember(user, card, state, due):
-        step = 0 if state in models.LEARNING_STATES else None
+        step = 0 if state in study.LEARNING_STATES else None
         Memory.objects.create(
             user=user, card=card, deck=deck, state=state, step=step, stability=2.0,
             difficulty=5.0, due=due, last_review=NOON - timedelta(days=1), reps=1,
@@ -399,6 +378,7 @@ def test_the_queue_takes_learning_then_reviews_then_new_cards_then_learning_ahea
     assert shown_after_putting_away(cards[1]) == cards[0]
     assert shown_after_putting_away(cards[0]) == cards[2]
     assert shown_after_putting_away(cards[2]) == cards[4]
-    no_new_left = queue(learner, deck, NOON)
-    no_new_left.new_left = 0
+    no_new_left = replace(
+        queue(learner, deck, NOON), done_new=profile_for(learner).new_cards_per_day
+    )
     assert no_new_left.next_card() == (cards[3], Memory.objects.get(user=learner, card=cards[3]))

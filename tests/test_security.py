@@ -37,11 +37,10 @@ from flashcards.models import (
     Profile,
     Review,
     profile_for,
-    record_answer,
 )
 from flashcards.tasks import fit_parameters
 from flashcards.throttle import THROTTLED
-from tests.conftest import make_deck, make_user, run_worker
+from tests.conftest import answer, make_deck, make_user, run_worker
 
 ROLES = ("anonymous", "owner", "other", "staff", "superuser")
 PASSWORD = "correct horse 42"  # make_user's
@@ -424,15 +423,8 @@ def world(db):
     }
     reviews = {}
     for key in ("private", "curated"):
-        reviews[key], _ = record_answer(
-            users.owner,
-            decks[key].cards.get(position=1),
-            scheduling.GOOD,
-            expected_reps=0,
-            now=timezone.now(),
-            duration_ms=2000,
-            profile=profile_for(users.owner),
-        )
+        card = decks[key].cards.get(position=1)
+        reviews[key] = answer(users.owner, card, scheduling.GOOD, timezone.now()).review
     pending = PendingImport.objects.create(
         user=users.owner,
         filename="secret-import.csv",

@@ -13,8 +13,9 @@ from django.test import Client
 from django.urls import reverse
 
 from flashcards import charts, scheduling, stats
-from flashcards.models import Card, Memory, Review, profile_for, record_answer
+from flashcards.models import Card, Memory, Review, profile_for
 from flashcards.simulation import simulate
+from tests import conftest
 from tests.conftest import make_deck, make_user
 
 AGAIN, HARD, GOOD, EASY = scheduling.RATINGS
@@ -98,18 +99,9 @@ def write_memory(
 
 
 def answer(user, card, rating, now, profile):
-    memory = Memory.objects.filter(user=user, card=card).first()
-    review, created = record_answer(
-        user,
-        card,
-        rating,
-        expected_reps=memory.reps if memory else 0,
-        now=now,
-        duration_ms=2000,
-        profile=profile,
-    )
-    assert created
-    return review
+    answered = conftest.answer(user, card, rating, now, duration_ms=2000)
+    assert answered.created, answered.refusal
+    return answered.review
 
 
 def cards_of(deck):
@@ -567,15 +559,7 @@ def simulated_year(learner):
     for n, memory in enumerate(due.select_related("card")):
         now += timedelta(seconds=20 + n)
         rating = (GOOD, AGAIN, GOOD, HARD, EASY)[n % 5]
-        record_answer(
-            learner,
-            memory.card,
-            rating,
-            expected_reps=memory.reps,
-            now=now,
-            duration_ms=4000 + 1000 * n,
-            profile=profile,
-        )
+        conftest.answer(learner, memory.card, rating, now, duration_ms=4000 + 1000 * n)
     return learner, decks
 
 

@@ -1,14 +1,16 @@
-"""Authoring: decks and their cards, edited in place, and exported to files."""
+"""The deck list, and authoring: decks and their cards, edited in place, and exported to
+files."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -16,10 +18,24 @@ from django_htmx.http import reswap, retarget
 
 from flashcards import exports
 from flashcards.forms import CardForm, DeckForm
-from flashcards.models import Card, Memory, Review
+from flashcards.models import Card, Deck, Memory, NewCardCursor, Review, profile_for
+from flashcards.queue import study_queue
 from flashcards.rendering import MAX_SIDE_CHARS, MarkdownRefused, check_markdown
 from flashcards.views.access import get_deck_for_editor, get_deck_for_user
-from flashcards.views.study import available_card, queue_for, render_study, study_context
+from flashcards.views.study import available_card, render_study, study_context
+
+
+@require_GET
+def deck_list(request):
+    decks = list(
+        Deck.objects.listed_for(request.user).annotate(card_count=Count("cards")).order_by("title")
+    )
+    if request.user.is_authenticated:
+        profile = profile_for(request.user)
+        now = timezone.now()
+        for deck in decks:
+            deck.counts = study_queue(request.user, deck, now, profile).counts()
+    return render(request, "flashcards/deck_list.html", {"decks": decks})
 
 
 @login_required
@@ -173,8 +189,7 @@ def card_edit(request, card_id):
 
 
 def _study_on_card(request, deck, card, message=""):
-    queue = queue_for(request, deck)
-    shown, memory = available_card(deck, queue, card.pk)
+    shown, memory, queue = available_card(request, deck, card.pk)
     context = study_context(request, deck, queue, card=shown, memory=memory, message=message)
     return render_study(request, context)
 
@@ -235,6 +250,7 @@ def card_move(request, card_id, direction):
             for position, each in enumerate(cards, start=1):
                 if each.position != position:
                     Card.objects.filter(pk=each.pk).update(position=position)
+            NewCardCursor.rewind_deck(deck)
     card.refresh_from_db(fields=["position"])
     page = _page_of(card)
     if request.htmx:

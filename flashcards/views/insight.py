@@ -12,7 +12,6 @@ from flashcards import scheduling
 from flashcards.models import (
     Deck,
     Review,
-    card_insight,
 )
 from flashcards.views.access import (
     staff_required,
@@ -80,7 +79,7 @@ def deck_insight(request, slug):
     sort = request.GET.get("sort", "lapse_rate")
     if sort not in INSIGHT_SORTS:
         sort = "lapse_rate"
-    cards = card_insight(deck.cards.all()).order_by(*INSIGHT_SORTS[sort])
+    cards = deck.cards.with_insight().order_by(*INSIGHT_SORTS[sort])
     page = Paginator(cards, INSIGHT_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"deck": deck, "page": page, "sort": sort, "columns": INSIGHT_COLUMNS}
     return render(request, "flashcards/deck_insight.html", context)

@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 from django.contrib import messages
-from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -11,18 +10,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from flashcards import scheduling
-from flashcards.models import (
-    MAX_ANSWER_MS,
-    AnswerRefused,
-    Deck,
-    Review,
-    answer_card,
-    card_in_deck,
-    profile_for,
-    study_queue,
-    undo_review,
-)
+from flashcards import answering, scheduling
+from flashcards.models import MAX_ANSWER_MS, Deck, Review, profile_for
+from flashcards.queue import card_in_deck, study_queue
 from flashcards.views.access import (
     MAX_ID,
     get_deck_for_user,
@@ -42,19 +32,6 @@ def shown_time(shown_at_ms, now):
         return None
     ago = timedelta(milliseconds=now.timestamp() * 1000 - shown_at_ms)
     return now - ago if timedelta(0) <= ago <= SHOWN_AT_LIMIT else None
-
-
-@require_GET
-def deck_list(request):
-    decks = list(
-        Deck.objects.listed_for(request.user).annotate(card_count=Count("cards")).order_by("title")
-    )
-    if request.user.is_authenticated:
-        profile = profile_for(request.user)
-        now = timezone.now()
-        for deck in decks:
-            deck.counts = study_queue(request.user, deck, now, profile).counts()
-    return render(request, "flashcards/deck_list.html", {"decks": decks})
 
 
 def study_context(
@@ -131,14 +108,18 @@ def queue_for(request, deck):
     return study_queue(request.user, deck, timezone.now(), profile_for(request.user))
 
 
-def available_card(deck, queue, card_id):
-    """The card with this id in this deck if it can be studied now, with its memory."""
-    if card_id > MAX_ID:
-        return None, None
-    card, memory = card_in_deck(queue.user, card_id, deck.slug)
-    if card is None or not queue.is_available(card, memory):
-        return None, None
-    return card, memory
+def available_card(request, deck, card_id):
+    """The card with this id in this deck if it can be studied now, with its memory, and the
+    deck's queue: (card or None, memory or None, queue)."""
+    if card_id is not None and card_id <= MAX_ID:
+        now, profile = timezone.now(), profile_for(request.user)
+        card, memory, queue = card_in_deck(request.user, card_id, deck.slug, now, profile)
+        if card is None:
+            return None, None, queue_for(request, deck)
+        if not queue.is_available(card, memory):
+            return None, None, queue
+        return card, memory, queue
+    return None, None, queue_for(request, deck)
 
 
 @require_GET
@@ -146,10 +127,7 @@ def available_card(deck, queue, card_id):
 @vary_on_headers("HX-Request")
 def study(request, slug):
     deck = get_deck_for_user(request.user, slug)
-    queue = queue_for(request, deck)
-    card, memory = None, None
-    if (card_id := int_field(request.GET, "card")) is not None:
-        card, memory = available_card(deck, queue, card_id)
+    card, memory, queue = available_card(request, deck, int_field(request.GET, "card"))
     return render_study(request, study_context(request, deck, queue, card=card, memory=memory))
 
 
@@ -158,8 +136,7 @@ def study(request, slug):
 @vary_on_headers("HX-Request")
 def reveal(request, slug, card_id):
     deck = get_deck_for_user(request.user, slug)
-    queue = queue_for(request, deck)
-    card, memory = available_card(deck, queue, card_id)
+    card, memory, queue = available_card(request, deck, card_id)
     if card is None:
         context = study_context(
             request, deck, queue, message="That card is not due now. Here is the next one."
@@ -186,35 +163,34 @@ def answer(request, slug):
     card_id, rating, reps = (int_field(request.POST, name) for name in ("card", "rating", "reps"))
     shown_at = int_field(request.POST, "shown_at")
     elapsed = int(now.timestamp() * 1000) - shown_at if shown_at else 0
-    message, status, answered = "", 200, None
-    try:
-        if card_id is None or rating not in scheduling.RATINGS or reps is None:
-            raise AnswerRefused("Choose Again, Hard, Good or Easy (keys 1 to 4).", 400)
-        answered = answer_card(
-            request.user,
-            slug,
-            card_id,
-            rating,
-            expected_reps=reps,
-            now=now,
-            duration_ms=min(max(elapsed, 0), MAX_ANSWER_MS),
-            profile=profile,
-            shown_at=shown_time(shown_at, now),
-        )
-    except Deck.DoesNotExist as missing:
-        raise Http404("No such deck.") from missing
-    except AnswerRefused as refusal:
-        message, status = str(refusal), refusal.status
-    if not request.htmx and status == 200:
+    if card_id is None or reps is None:
+        answered = answering.refused(answering.BAD_RATING, 400)
+    else:
+        try:
+            answered = answering.answer_card(
+                request.user,
+                slug,
+                card_id,
+                rating,
+                expected_reps=reps,
+                now=now,
+                duration_ms=min(max(elapsed, 0), MAX_ANSWER_MS),
+                profile=profile,
+                shown_at=shown_time(shown_at, now),
+            )
+        except Deck.DoesNotExist as missing:
+            raise Http404("No such deck.") from missing
+    if not request.htmx and not answered.refusal:
         return redirect("flashcards:study", slug=slug)
-    if answered is not None and answered.queue is not None:
+    if answered.queue is not None:
         deck, queue = answered.card.deck, answered.queue
-        last_review = answered.review
     else:
         deck = get_deck_for_user(request.user, slug)
-        queue, last_review = study_queue(request.user, deck, now, profile), None
-    context = study_context(request, deck, queue, message=message, last_review=last_review)
-    return render_study(request, context, status)
+        queue = study_queue(request.user, deck, now, profile)
+    context = study_context(
+        request, deck, queue, message=answered.refusal, last_review=answered.review
+    )
+    return render_study(request, context, answered.status)
 
 
 @require_POST
@@ -222,19 +198,16 @@ def answer(request, slug):
 @vary_on_headers("HX-Request")
 def undo(request, slug):
     deck = get_deck_for_user(request.user, slug)
-    queue = queue_for(request, deck)
-    review_id = int_field(request.POST, "review")
-    day_start, _ = queue.profile.study_day(queue.now)
-    try:
-        review = undo_review(request.user, deck, review_id, day_start)
-    except AnswerRefused as refusal:
-        context = study_context(request, deck, queue, message=str(refusal))
-        return render_study(request, context, status=409)
+    profile = profile_for(request.user)
+    day_start, _ = profile.study_day(timezone.now())
+    undone = answering.undo_review(request.user, deck, int_field(request.POST, "review"), day_start)
+    if undone.refusal:
+        context = study_context(request, deck, queue_for(request, deck), message=undone.refusal)
+        return render_study(request, context, status=undone.status)
+    card_id = undone.review.card_id
     if not request.htmx:
         messages.info(request, UNDONE)
-        return redirect(f"{reverse('flashcards:study', args=[deck.slug])}?card={review.card_id}")
-    queue = queue_for(request, deck)
-    card, memory = available_card(deck, queue, review.card_id)
-    context = study_context(request, deck, queue, card=card, memory=memory)
-    context["message"] = UNDONE
+        return redirect(f"{reverse('flashcards:study', args=[deck.slug])}?card={card_id}")
+    card, memory, queue = available_card(request, deck, card_id)
+    context = study_context(request, deck, queue, card=card, memory=memory, message=UNDONE)
     return render_study(request, context)

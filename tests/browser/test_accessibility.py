@@ -12,10 +12,10 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from flashcards import scheduling
-from flashcards.models import Card, Profile, Review, profile_for, record_answer
+from flashcards.models import Card, Profile, Review, profile_for
 from flashcards.simulation import simulate
 from tests.browser.conftest import DESKTOP, PHONE, StudyScreen, log_in
-from tests.conftest import make_deck, make_user, run_worker
+from tests.conftest import answer, make_deck, make_user, run_worker
 
 pytestmark = pytest.mark.browser
 
@@ -185,15 +185,7 @@ def study_stale_answer(page, url, world):
     expect(study.ratings.nth(3)).to_be_visible()
     card = world.capitals.cards.get()
     # Easy there, Good here: a different answer, so not taken for a second submission of one.
-    record_answer(
-        world.newcomer,
-        card,
-        scheduling.EASY,
-        expected_reps=0,
-        now=timezone.now(),
-        duration_ms=3000,
-        profile=profile_for(world.newcomer),
-    )
+    answer(world.newcomer, card, scheduling.EASY, timezone.now(), duration_ms=3000)
     study.settled()
     page.keyboard.press("3")
     expect(study.notice).to_have_text("That card was already answered, perhaps in another tab.")

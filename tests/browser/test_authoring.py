@@ -9,9 +9,9 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from flashcards import scheduling
-from flashcards.models import Card, Deck, Memory, Review, profile_for, record_answer
+from flashcards.models import Card, Deck, Memory, Review
 from tests.browser.conftest import log_in
-from tests.conftest import make_deck, make_user
+from tests.conftest import answer, make_deck, make_user
 
 pytestmark = pytest.mark.browser
 
@@ -107,15 +107,7 @@ def test_staff_press_e_on_the_study_screen_edit_the_back_and_see_the_same_card_a
 ):
     deck = make_deck("Capitals", cards=3)
     first = deck.cards.get(position=1)
-    record_answer(
-        learner,
-        first,
-        scheduling.GOOD,
-        expected_reps=0,
-        now=timezone.now(),
-        duration_ms=4000,
-        profile=profile_for(learner),
-    )
+    answer(learner, first, scheduling.GOOD, timezone.now(), duration_ms=4000)
     learners_progress = progress_of(learner)
     staff = make_user(is_staff=True)
     log_in(page.context, live_server, staff)

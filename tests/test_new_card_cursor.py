@@ -1,0 +1,170 @@
+"""The new-card cursor: finding and counting a learner's new cards starts where their unseen
+cards start, and whatever makes a card unseen again (undo, reset, a card placed earlier, a
+new order) moves the cursor back, so that no new card is ever skipped."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from flashcards import scheduling
+from flashcards.answering import undo_review
+from flashcards.models import Card, Memory, NewCardCursor, profile_for
+from flashcards.queue import study_queue
+from tests.conftest import answer, make_deck
+
+NOON = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+
+
+def next_new_card(learner, deck, now=NOON):
+    card, memory = study_queue(learner, deck, now, profile_for(learner)).next_card()
+    assert memory is None or memory.state == scheduling.NEW
+    return card
+
+
+def unseen_in_order(learner, deck):
+    """Every card the learner has not seen, in new-card order: what the cursor must agree with."""
+    seen = Memory.objects.filter(user=learner).exclude(state=scheduling.NEW).values("card")
+    return list(deck.cards.exclude(pk__in=seen).order_by("position", "id"))
+
+
+def cursor_of(learner, deck):
+    return (
+        NewCardCursor.objects.filter(user=learner, deck=deck)
+        .values_list("position", "card_id")
+        .first()
+    )
+
+
+@pytest.fixture
+def long_deck(db):
+    return make_deck(cards=8)
+
+
+def test_answering_new_cards_in_order_moves_the_cursor_to_the_last_one(learner, long_deck):
+    for _ in range(3):
+        card = next_new_card(learner, long_deck)
+        assert answer(learner, card, scheduling.EASY, NOON).created
+
+    third = long_deck.cards.get(position=3)
+    assert cursor_of(learner, long_deck) == (third.position, third.pk)
+    assert next_new_card(learner, long_deck) == long_deck.cards.get(position=4)
+
+
+def test_the_next_new_card_reads_only_from_the_cursor_on(learner, long_deck):
+    """With every card before the cursor seen, the statement never looks at them: a cursor
+    placed past an unseen card (which the app never does) hides that card."""
+    for card in long_deck.cards.order_by("position")[:2]:
+        answer(learner, card, scheduling.EASY, NOON)
+    sixth = long_deck.cards.get(position=6)
+    NewCardCursor.objects.filter(user=learner).update(position=sixth.position, card_id=sixth.pk)
+
+    assert next_new_card(learner, long_deck) == sixth
+    assert study_queue(learner, long_deck, NOON, profile_for(learner)).unseen == 3
+
+
+def test_a_card_answered_out_of_order_leaves_the_cursor_before_the_unseen_ones(learner, long_deck):
+    first = long_deck.cards.get(position=1)
+    answer(learner, first, scheduling.EASY, NOON)
+    fifth = long_deck.cards.get(position=5)
+    answer(learner, fifth, scheduling.EASY, NOON)
+
+    assert cursor_of(learner, long_deck) == (first.position, first.pk)
+    assert next_new_card(learner, long_deck) == long_deck.cards.get(position=2)
+    queue = study_queue(learner, long_deck, NOON, profile_for(learner))
+    assert queue.unseen == len(unseen_in_order(learner, long_deck)) == 6
+
+
+def test_undoing_a_first_answer_brings_its_card_back_first(learner, long_deck):
+    cards = list(long_deck.cards.order_by("position"))
+    reviews = [answer(learner, card, scheduling.EASY, NOON).review for card in cards[:3]]
+
+    day_start, _ = profile_for(learner).study_day(NOON)
+    assert undo_review(learner, long_deck, reviews[2].pk, day_start).review
+    assert next_new_card(learner, long_deck) == cards[2]
+    # Undoing an earlier card's answer too (its later answers undone first).
+    assert undo_review(learner, long_deck, reviews[1].pk, day_start).review
+    assert next_new_card(learner, long_deck) == cards[1]
+
+
+def test_resetting_a_card_makes_it_new_for_every_learner_who_passed_it(
+    learner, other_learner, long_deck
+):
+    cards = list(long_deck.cards.order_by("position"))
+    for who in (learner, other_learner):
+        for card in cards[:4]:
+            answer(who, card, scheduling.EASY, NOON)
+
+    cards[1].reset_progress(NOON)
+
+    for who in (learner, other_learner):
+        assert next_new_card(who, long_deck) == cards[1]
+        assert unseen_in_order(who, long_deck)[0] == cards[1]
+
+
+def test_a_card_added_before_the_cursor_is_the_next_new_card(learner, long_deck):
+    for card in long_deck.cards.order_by("position")[:4]:
+        answer(learner, card, scheduling.EASY, NOON)
+
+    early = Card.objects.create(deck=long_deck, front="Early", back="Back", position=2)
+
+    assert next_new_card(learner, long_deck) == early
+    assert study_queue(learner, long_deck, NOON, profile_for(learner)).unseen == 5
+
+
+def test_a_card_moved_before_the_cursor_is_the_next_new_card(learner, long_deck):
+    for card in long_deck.cards.order_by("position")[:4]:
+        answer(learner, card, scheduling.EASY, NOON)
+    last = long_deck.cards.get(position=8)
+
+    last.position = 1
+    last.save()
+
+    assert next_new_card(learner, long_deck) == last
+
+
+def test_a_new_order_from_the_deck_page_starts_every_cursor_again(learner, long_deck, client):
+    cards = list(long_deck.cards.order_by("position"))
+    for card in cards[:3]:
+        answer(learner, card, scheduling.EASY, NOON)
+    long_deck.owner = learner
+    long_deck.save()
+    client.force_login(learner)
+
+    # Moving the fifth card up twice puts it third, among cards already seen.
+    for _ in range(2):
+        client.post(f"/cards/{cards[4].pk}/move/up/")
+
+    assert cursor_of(learner, long_deck) == (0, 0)
+    assert next_new_card(learner, long_deck) == cards[4]
+
+
+def test_the_new_card_count_agrees_with_every_unseen_card_up_to_the_daily_limit(learner):
+    deck = make_deck(cards=40)
+    profile = profile_for(learner)
+    profile.new_cards_per_day = 25
+    profile.save()
+    cards = list(deck.cards.order_by("position"))
+    answered = [0, 1, 2, 5, 9, 10, 30]
+    for n in answered:
+        answer(learner, cards[n], scheduling.EASY, NOON)
+
+    tomorrow = NOON + timedelta(days=1)
+    queue = study_queue(learner, deck, tomorrow, profile)
+    assert queue.unseen == min(25, len(unseen_in_order(learner, deck))) == 25
+    assert next_new_card(learner, deck, tomorrow) == cards[3]
+    profile.new_cards_per_day = 100
+    profile.save()
+    queue = study_queue(learner, deck, tomorrow, profile)
+    assert queue.counts()["new"] == len(unseen_in_order(learner, deck)) == 40 - len(answered)
+
+
+def test_counting_new_cards_reads_the_cursor_in_the_same_statement(learner, long_deck):
+    answer(learner, long_deck.cards.get(position=1), scheduling.EASY, NOON)
+    profile = profile_for(learner)
+
+    with CaptureQueriesContext(connection) as queries:
+        study_queue(learner, long_deck, NOON, profile)
+
+    assert len(queries) == 1
