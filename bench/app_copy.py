@@ -1,5 +1,6 @@
 """A copy of the app in a temporary directory: its files, environment, database and processes."""
 
+import http.client
 import io
 import json
 import os
@@ -12,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import tarfile
+import time
 from importlib.metadata import version
 from pathlib import Path
 
@@ -119,25 +121,32 @@ def free_port():
 
 
 def serve(snapshot, env, workers, log_path, *options):
-    """Start gunicorn on the copy at a free loopback port; return the process and the port."""
+    """Start gunicorn on the copy at a free loopback port, wait until it answers; return the
+    process and the port."""
     port = free_port()
     with log_path.open("ab") as log:
         server = subprocess.Popen(
-            [
-                GUNICORN,
-                "flashcards.wsgi:application",
-                "-b",
-                f"127.0.0.1:{port}",
-                "-w",
-                str(workers),
-                *options,
-            ],
+            [GUNICORN, "flashcards.wsgi:application", "-b", f"127.0.0.1:{port}"]
+            + ["-w", str(workers), *options],
             cwd=snapshot,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    return server, port
+    for _ in range(150):
+        probe = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        try:
+            probe.request("GET", "/accounts/login/")
+            probe.getresponse().read()
+            return server, port
+        except (OSError, http.client.HTTPException):
+            if server.poll() is not None:
+                break
+            time.sleep(0.2)
+        finally:
+            probe.close()
+    stop_server(server)
+    raise RuntimeError(f"gunicorn did not start; see {log_path}:\n{log_path.read_text()[-3000:]}")
 
 
 def stop_server(server):

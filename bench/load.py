@@ -10,8 +10,8 @@ VAR_DIR are temporary and edits made during the run never reach the server. A fr
 prepared there (a SQLite file in VAR_DIR, or `flashcards_load` on the PostgreSQL server at
 127.0.0.1, dropped at the end), migrated, given the source deck and a generated deck of 300
 cards, and learners for each mode with unlimited new cards. Then for each mode gunicorn serves
-the copy on a free loopback port, and the learners study as the HTMX page does (front, reveal,
-answer; the answer's response is the next front) for the given seconds:
+the copy on a free loopback port, and the learners (bench/learner.py) study as the HTMX page
+does (each answer's response is the next card, which holds its answer) for the given seconds:
 
 - plain: each answer is posted once;
 - double: each answer is posted twice at once (one time in five the second copy carries another
@@ -36,20 +36,14 @@ Only 127.0.0.1 is contacted, and every loop ends by its deadline or count.
 """
 
 import argparse
-import http.client
-import http.cookiejar
 import os
 import random
-import re
 import signal
 import statistics
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -57,6 +51,8 @@ from functools import partial
 from pathlib import Path
 
 import app_copy
+from learner import PASSWORD, REQUEST_TIMEOUT
+from learner import Learner as HttpLearner
 
 RESULTS = app_copy.REPO / "bench" / "results"
 LOAD_DATABASE = "flashcards_load"
@@ -64,42 +60,12 @@ SOURCE_FIXTURE = "fixtures/deep-learning-flashcards.json"
 SOURCE_DECK = "deep-learning-flashcards"
 LOAD_DECK = "load-test-deck"
 GENERATED_CARDS = 300
-PASSWORD = "load-test-password"
 MODES = ("plain", "double", "kill")
-REQUEST_TIMEOUT = 30
 # Far more than a learner can send in a run: a second bound beside the deadline.
 MAX_REQUESTS_PER_LEARNER = 100_000
-REVEAL_LINK = re.compile(r'href="(/decks/[\w-]+/study/\d+/reveal/\?shown=\d+)"')
-HIDDEN_FIELD = re.compile(
-    r'<input type="hidden" name="(card|reps|shown_at|csrfmiddlewaretoken)" value="([^"]*)"'
-)
-MEMORY_FIELDS = (
-    "state",
-    "step",
-    "stability",
-    "difficulty",
-    "due",
-    "last_review",
-    "reps",
-    "lapses",
-)
-COLUMNS = (
-    "database",
-    "mode",
-    "seconds",
-    "learners",
-    "requests",
-    "acked",
-    "history",
-    "unacked",
-    "5xx",
-    "lost",
-    "duplicated",
-    "inconsistent",
-    "half-written",
-    "p50 ms",
-    "p95 ms",
-)
+COLUMNS = ("database", "mode", "seconds", "learners", "requests", "acked", "history",
+           "unacked", "5xx", "lost", "duplicated", "inconsistent", "half-written", "p50 ms",
+           "p95 ms")  # fmt: skip
 
 
 def parse_args():
@@ -123,140 +89,54 @@ def parse_args():
     return args
 
 
-# The learners' side: an HTMX client over urllib, one cookie jar per learner.
+# The learners' side: the shared HTTP learner, sending each answer as the mode says.
 
 
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    """Each request is one exchange: a redirect is a status to count, not to follow."""
-
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-class Learner:
-    """One learner's client, with what it sent and what it was told."""
+class Learner(HttpLearner):
+    """The shared learner, with what it sent and what it was told."""
 
     def __init__(self, base_url, username, mode, decks, rng):
-        self.base_url = base_url
-        self.username = username
-        self.mode = mode
-        self.decks = decks
-        self.rng = rng
-        self.jar = http.cookiejar.CookieJar()
-        # An empty ProxyHandler: no proxy from the environment, only 127.0.0.1 is contacted.
-        self.opener = urllib.request.build_opener(
-            urllib.request.ProxyHandler({}),
-            urllib.request.HTTPCookieProcessor(self.jar),
-            NoRedirect(),
-        )
-        self.lock = threading.Lock()
-        self.requests = 0
-        self.statuses = Counter()
-        self.attempts = []
-        self.latencies_ms = []
-        self.logged_in = False
-
-    def request(self, path, data=None, *, htmx=False, timeout=REQUEST_TIMEOUT):
-        """Return (status, body); status is None when no response came (error or timeout)."""
-        headers = {"HX-Request": "true"} if htmx else {}
-        if data is not None:
-            headers["X-CSRFToken"] = self.cookie("csrftoken")
-            data = urllib.parse.urlencode(data).encode()
-        request = urllib.request.Request(self.base_url + path, data=data, headers=headers)
-        with self.lock:
-            self.requests += 1
-        try:
-            with self.opener.open(request, timeout=timeout) as response:
-                status, body = response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            status, body = error.code, error.read().decode(errors="replace")
-        except TimeoutError:
-            status, body = "timeout", ""
-        except (OSError, http.client.HTTPException):
-            status, body = "error", ""
-        with self.lock:
-            self.statuses[status] += 1
-        return (status, body) if isinstance(status, int) else (None, body)
-
-    def cookie(self, name):
-        return next((cookie.value for cookie in self.jar if cookie.name == name), "")
-
-    def log_in(self, deadline):
-        for _ in range(3):
-            if time.monotonic() > deadline:
-                return
-            status, page = self.request("/accounts/login/")
-            token = dict(HIDDEN_FIELD.findall(page)).get("csrfmiddlewaretoken")
-            if status != 200 or not token:
-                continue
-            form = {"username": self.username, "password": PASSWORD, "csrfmiddlewaretoken": token}
-            status, _ = self.request("/accounts/login/", form)
-            if status == 302 and self.cookie("sessionid"):
-                self.logged_in = True
-                return
+        super().__init__(base_url, username, decks)
+        self.mode, self.rng = mode, rng
+        self.attempts, self.latencies_ms = [], []
 
     def study(self, deadline):
-        """Study until the deadline, moving to the other deck when one is finished for now."""
-        deck, front, finished_in_a_row = 0, None, 0
+        """Answer card after card until the deadline, resting when every deck is finished."""
         while time.monotonic() < deadline and self.requests < MAX_REQUESTS_PER_LEARNER:
-            slug = self.decks[deck % len(self.decks)]
-            if front is None:
-                status, front = self.request(f"/decks/{slug}/study/", htmx=True)
-                if status != 200:
-                    front = None
-                    time.sleep(0.1)
-                    continue
-            link = REVEAL_LINK.search(front)
-            if link is None:
-                deck, front, finished_in_a_row = deck + 1, None, finished_in_a_row + 1
-                if finished_in_a_row >= len(self.decks):
-                    time.sleep(0.5)
+            fields = self.card_on_screen()
+            if fields is None:
+                self.fragment = None
+                time.sleep(0.5)
                 continue
-            finished_in_a_row = 0
-            status, back = self.request(link[1], htmx=True)
-            if status != 200:
-                # A 409 is the next card's front; anything else is fetched anew.
-                front = back if status == 409 else None
-                continue
-            fields = dict(HIDDEN_FIELD.findall(back))
-            if not {"card", "reps", "shown_at", "csrfmiddlewaretoken"} <= fields.keys():
-                front = None
-                continue
-            front = self.answer(slug, fields)
+            self.fragment = self.answer_as_mode(fields)
 
-    def answer(self, slug, fields):
-        """Answer the revealed card as the mode says; return the next front, or None."""
-        form = {**fields, "rating": self.rng.randint(1, 4)}
-        second = None
+    def answer_as_mode(self, fields):
+        """Answer the card as the mode says; return the next card's fragment, or None."""
+        rating, second = self.rng.randint(1, 4), None
         if self.mode == "double":
             if self.rng.random() < 0.1:
-                self.post_answer(slug, form, timeout=self.rng.uniform(0.002, 0.02))
-            other = form
+                self.recorded_post(fields, rating, timeout=self.rng.uniform(0.002, 0.02))
+            other = rating
             if self.rng.random() < 0.2:
-                other = {
-                    **form,
-                    "rating": self.rng.choice([r for r in range(1, 5) if r != form["rating"]]),
-                }
-            second = threading.Thread(target=self.post_answer, args=(slug, other))
+                other = self.rng.choice([r for r in range(1, 5) if r != rating])
+            second = threading.Thread(target=self.recorded_post, args=(fields, other))
             second.start()
-        status, body = self.post_answer(slug, form)
+        status, body = self.recorded_post(fields, rating)
         if status is None or status >= 500:
-            status, body = self.post_answer(slug, form)
+            status, body = self.recorded_post(fields, rating)
         if second is not None:
             second.join(REQUEST_TIMEOUT + 5)
         return body if status in (200, 409) else None
 
-    def post_answer(self, slug, form, timeout=REQUEST_TIMEOUT):
+    def recorded_post(self, fields, rating, timeout=REQUEST_TIMEOUT):
         started = time.perf_counter()
-        status, body = self.request(
-            f"/decks/{slug}/study/answer/", form, htmx=True, timeout=timeout
-        )
+        status, body = self.post_answer(fields, rating, timeout=timeout)
         elapsed_ms = (time.perf_counter() - started) * 1000
         attempt = {
             "user": self.username,
-            "card": int(form["card"]),
-            "number": int(form["reps"]) + 1,
-            "rating": int(form["rating"]),
+            "card": int(fields["card"]),
+            "number": int(fields["reps"]) + 1,
+            "rating": rating,
             "status": status,
         }
         with self.lock:
@@ -267,22 +147,6 @@ class Learner:
 
 
 # The server's side: gunicorn serving the copy of the app.
-
-
-def start_server(snapshot, env, workers, log_path):
-    server, port = app_copy.serve(snapshot, env, workers, log_path)
-    base_url = f"http://127.0.0.1:{port}"
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    for _ in range(150):
-        try:
-            with opener.open(base_url + "/accounts/login/", timeout=2):
-                return server, base_url
-        except (OSError, http.client.HTTPException):
-            if server.poll() is not None:
-                break
-            time.sleep(0.2)
-    app_copy.stop_server(server)
-    raise RuntimeError(f"gunicorn did not start; see {log_path}:\n{log_path.read_text()[-3000:]}")
 
 
 def worker_pids(master_pid):
@@ -318,7 +182,8 @@ def learner_names(mode, count):
 
 def run_mode(database, mode, args, snapshot, env, tmp):
     log_path = tmp / f"gunicorn-{mode}.log"
-    server, base_url = start_server(snapshot, env, args.workers, log_path)
+    server, port = app_copy.serve(snapshot, env, args.workers, log_path)
+    base_url = f"http://127.0.0.1:{port}"
     rng = random.Random(f"{database}:{mode}")
     learners = [
         Learner(
@@ -567,8 +432,7 @@ def verify(job):
         if [review.number for review in answers] != list(range(1, memory.reps + 1)):
             half_written.append(key)
             continue
-        replayed = scheduling.Memory()
-        chain_matches = True
+        replayed, expected, chain_matches = scheduling.Memory(), Review(), True
         steps = [
             (r.rating, r.reviewed_at, r.study_day, r.state_before == scheduling.NEW)
             for r in answers
@@ -577,21 +441,11 @@ def verify(job):
         for review, (before, replayed) in zip(
             answers, scheduling.replay(steps, seed_of=seed_of), strict=True
         ):
-            chain_matches &= review.memory_before() == before and (
-                review.state_after,
-                review.step_after,
-                review.stability_after,
-                review.difficulty_after,
-                review.due_after,
-            ) == (
-                replayed.state,
-                replayed.step,
-                replayed.stability,
-                replayed.difficulty,
-                replayed.due,
+            expected.set_memories(before, replayed)
+            chain_matches &= all(
+                getattr(review, name) == getattr(expected, name) for name in Review.MEMORY_FIELDS
             )
-        stored = tuple(getattr(memory, name) for name in MEMORY_FIELDS)
-        if not chain_matches or stored != tuple(getattr(replayed, name) for name in MEMORY_FIELDS):
+        if not chain_matches or memory.as_scheduling() != replayed:
             inconsistent.append(key)
     half_written += [key for key in history if key not in memories]
 
