@@ -30,6 +30,7 @@ from flashcards.models import (
     NewCardCursor,
     PendingImport,
     Review,
+    StudyDayTotal,
     profile_for,
 )
 from flashcards.rendering import render_markdown
@@ -238,6 +239,7 @@ def _hand_over_history(stand_in, learner, card_ids):
     Memory.objects.filter(user=stand_in, card_id__in=answered).delete()
     Review.objects.filter(user=stand_in, card_id__in=card_ids).update(user=learner)
     Memory.objects.filter(user=stand_in, card_id__in=card_ids).update(user=learner)
+    StudyDayTotal.forget([learner.pk])
 
 
 def _replay_history(learner, stand_in, with_history, deck):

@@ -592,6 +592,42 @@ class Review(models.Model):
         )
 
 
+class StudyDayTotal(models.Model):
+    """One learner's answers in one deck on one past study day, summed as stats.Day sums them.
+
+    The progress page reads these instead of every answer ever given: its cost stays flat at a
+    million answers. They are summed from the answers when first needed (stats.answers_by_day)
+    and forgotten whenever past answers change (an import with history, a reschedule, a card's
+    answers deleted), to be summed again.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    deck = models.ForeignKey(Deck, on_delete=models.CASCADE, related_name="+")
+    study_day = models.DateField()
+    answers = models.PositiveIntegerField()
+    milliseconds = models.PositiveBigIntegerField()
+    again = models.PositiveIntegerField()
+    young = models.PositiveIntegerField()
+    young_passed = models.PositiveIntegerField()
+    mature = models.PositiveIntegerField()
+    mature_passed = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "study_day", "deck"], name="one_total_per_user_day_and_deck"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.user} · {self.deck} on {self.study_day}"
+
+    @classmethod
+    def forget(cls, users):
+        """Past answers of these users (ids or a queryset of them) changed: sum them again."""
+        cls.objects.filter(user__in=users).delete()
+
+
 IMPORT_STATUSES = [
     ("reading", "Reading the file"),
     ("ready", "Ready to import"),

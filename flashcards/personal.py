@@ -3,7 +3,7 @@
 from django.db import transaction
 
 from flashcards import fitting, pooled, scheduling
-from flashcards.models import Memory, Profile, Review
+from flashcards.models import Memory, Profile, Review, StudyDayTotal
 from flashcards.statements import update_each
 
 
@@ -81,6 +81,8 @@ def reschedule(user, profile):
         replayed.extend(reviews)
     update_each(changed, Memory.SCHEDULING_FIELDS)
     update_each(replayed, Review.MEMORY_FIELDS)
+    # Whether a card was mature when answered, which true retention counts, may have changed.
+    StudyDayTotal.forget([user.pk])
     return len(changed)
 
 

@@ -8,7 +8,7 @@ import random
 from datetime import timedelta
 
 from flashcards import scheduling
-from flashcards.models import Memory, Review
+from flashcards.models import Memory, Review, StudyDayTotal
 
 RATING_WHEN_RECALLED = ((scheduling.HARD, 0.12), (scheduling.GOOD, 0.78), (scheduling.EASY, 0.10))
 
@@ -82,6 +82,7 @@ def simulate(user, cards, profile, *, end, days, answers, seed=0):
                 queue.add(card.pk)
             now += timedelta(milliseconds=duration_ms)
     Review.objects.bulk_create(rows, batch_size=2000)
+    StudyDayTotal.forget([user.pk])
     Memory.objects.bulk_create(
         [
             _memory_row(user, card_id, deck_id, memory)

@@ -1,10 +1,11 @@
 """A learner's statistics, computed by aggregate queries in the database.
 
-Every figure of the learner's answers comes from one query that sums them by study day.
+Every figure of the learner's answers comes from their sums by study day: past days kept in
+StudyDayTotal, the latest days summed from the answers.
 """
 
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, fields
+from datetime import date, timedelta
 
 from django.db.models import (
     Avg,
@@ -14,13 +15,15 @@ from django.db.models import (
     FloatField,
     Func,
     Q,
+    Subquery,
     Sum,
     Value,
     When,
 )
-from django.db.models.functions import Ceil, Greatest, Power
+from django.db.models.functions import Ceil, Coalesce, Greatest, Power
 
 from flashcards import scheduling
+from flashcards.models import Review, StudyDayTotal
 
 HEATMAP_DAYS = 365
 FORECAST_DAYS = 30
@@ -67,18 +70,56 @@ class Day:
 
 
 NO_ANSWERS = Day(0, 0, 0, 0, 0, 0, 0)
+DAY_FIGURES = [field.name for field in fields(Day)]
+# The latest study days are summed from the answers on every visit: today's change with each
+# answer, and a change of time zone (up to 26 hours apart) can make an earlier day today again.
+LIVE_DAYS = 3
 
 
-def answers_by_day(reviews):
-    """{study day: Day} of every day with answers: one query for all the answer figures below."""
+def answers_by_day(user, today_date, deck=None):
+    """{study day: Day} of every day the learner answered (in `deck`, or in any): past days
+    from their totals, summed from the answers once, the latest LIVE_DAYS from the answers."""
+    first_live = today_date - timedelta(days=LIVE_DAYS - 1)
+    _sum_past_days(user, first_live)
+    totals = StudyDayTotal.objects.filter(user=user, study_day__lt=first_live)
+    latest = Review.objects.filter(user=user, study_day__gte=first_live)
+    if deck is not None:
+        totals, latest = totals.filter(deck=deck), latest.filter(deck=deck)
+    by_day = sum_by_day(latest)
+    # Named apart from the fields they sum, which an annotation may not shadow.
+    sums = {f"sum_{name}": Sum(name) for name in DAY_FIGURES}
+    for row in totals.order_by().values("study_day").annotate(**sums):
+        by_day[row["study_day"]] = Day(*(row[f"sum_{name}"] for name in DAY_FIGURES))
+    return by_day
+
+
+def _sum_past_days(user, before):
+    """Keep the totals of the learner's study days before `before`: sum the days after the
+    latest kept one."""
+    latest_kept = StudyDayTotal.objects.filter(user=user).order_by("-study_day")
+    pending = Review.objects.filter(user=user, study_day__lt=before).filter(
+        study_day__gt=Coalesce(Subquery(latest_kept.values("study_day")[:1]), date.min)
+    )
+    totals = [
+        StudyDayTotal(user=user, deck_id=deck_id, study_day=day, **vars(figures))
+        for (day, deck_id), figures in sum_by_day(pending, by_deck=True).items()
+    ]
+    if totals:
+        # Two visits at once may both sum the same days: the first one's rows stand.
+        StudyDayTotal.objects.bulk_create(totals, ignore_conflicts=True)
+
+
+def sum_by_day(reviews, *, by_deck=False):
+    """{study day: Day} of these answers (or {(study day, deck id): Day}): one query."""
     counted = Q(state_before=scheduling.REVIEW, first_of_day=True)
     young, mature = counted & Q(mature_before=False), counted & Q(mature_before=True)
     passed = ~Q(rating=scheduling.AGAIN)
     # Answers are counted by their study day, never NULL, rather than by their id, which the
     # covering index on (user, study_day, deck, ...) does not hold.
+    keys = ["study_day", "deck_id"] if by_deck else ["study_day"]
     rows = (
         reviews.order_by()
-        .values("study_day")
+        .values(*keys)
         .annotate(
             answers=Count("study_day"),
             milliseconds=Sum("duration_ms"),
@@ -89,6 +130,8 @@ def answers_by_day(reviews):
             mature_passed=Count("study_day", filter=mature & passed),
         )
     )
+    if by_deck:
+        return {(row.pop("study_day"), row.pop("deck_id")): Day(**row) for row in rows}
     return {row.pop("study_day"): Day(**row) for row in rows}
 
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from flashcards import fitting, personal, pooled, stats, workload
-from flashcards.models import Card, Deck, Memory, Profile, Review, profile_for
+from flashcards.models import Card, Deck, Memory, Profile, profile_for
 
 ATTEMPTS = 4
 FIRST_DELAY = timedelta(minutes=1)
@@ -183,7 +183,8 @@ def _workload_inputs(user, profile):
         decks = decks.filter(pk__in=Memory.objects.filter(user=user).values("deck"))
     # Counting stops at the cap: a learner may own decks far larger than is ever simulated.
     cards = Card.objects.filter(deck__in=decks).order_by()[: workload.MAX_CARDS].count()
-    pace = stats.seconds_per_answer(stats.answers_by_day(Review.objects.filter(user=user)))
+    today_date = profile.study_date(timezone.now())
+    pace = stats.seconds_per_answer(stats.answers_by_day(user, today_date))
     return {
         "parameters": profile.parameters or fitting.default_parameters(),
         "cards": cards,

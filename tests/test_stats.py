@@ -7,13 +7,15 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 import time_machine
 from django.apps import apps as django_apps
+from django.db import connection
 from django.template.defaultfilters import date as date_filter
 from django.template.defaultfilters import pluralize
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from flashcards import charts, scheduling, stats
-from flashcards.models import Card, Memory, Review, profile_for
+from flashcards.models import Card, Memory, Review, StudyDayTotal, profile_for
 from flashcards.simulation import simulate
 from tests import conftest
 from tests.conftest import make_deck, make_user
@@ -110,7 +112,7 @@ def cards_of(deck):
 
 def answers_of(user):
     """The learner's answers summed by study day, which every answer figure is computed from."""
-    return stats.answers_by_day(Review.objects.filter(user=user))
+    return stats.answers_by_day(user, TODAY)
 
 
 # Answers by study day: the one query behind today, streak, heatmap, time and retention.
@@ -166,10 +168,51 @@ def test_answers_by_day_sums_each_study_day_as_the_answers_counted_one_by_one(le
         sum(getattr(day, kind) for day in expected.values()) > 3
         for kind in ("again", "young", "young_passed", "mature", "mature_passed")
     )
-    assert stats.answers_by_day(mine) == expected
+    assert stats.sum_by_day(mine) == expected
     one_deck = mine.filter(deck=decks[1])
-    assert stats.answers_by_day(one_deck) == answers_by_day_by_hand(one_deck)
-    assert stats.answers_by_day(one_deck) != expected
+    assert stats.sum_by_day(one_deck) == answers_by_day_by_hand(one_deck)
+    assert stats.sum_by_day(one_deck) != expected
+    # The same sums, past days kept as totals: for all decks and one, first and again.
+    for _ in range(2):
+        assert stats.answers_by_day(learner, TODAY) == expected
+        assert stats.answers_by_day(learner, TODAY, decks[1]) == answers_by_day_by_hand(one_deck)
+    assert StudyDayTotal.objects.filter(user=learner).exists()
+
+
+def test_past_days_are_read_from_their_totals_until_past_answers_change(learner):
+    card = make_deck(cards=1).cards.get()
+    for days_ago in (0, 1, 5, 5, 9):
+        write_review(learner, card, day=TODAY - timedelta(days=days_ago))
+    first = stats.answers_by_day(learner, TODAY)
+    kept = StudyDayTotal.objects.filter(user=learner)
+    assert sorted(kept.values_list("study_day", flat=True)) == [
+        TODAY - timedelta(days=9),
+        TODAY - timedelta(days=5),
+    ]
+
+    # An answer written into a past day behind the totals' back is not seen...
+    write_review(learner, card, day=TODAY - timedelta(days=5))
+    write_review(learner, card, day=TODAY)
+    again = stats.answers_by_day(learner, TODAY)
+    assert again[TODAY - timedelta(days=5)] == first[TODAY - timedelta(days=5)]
+    assert again[TODAY].answers == first[TODAY].answers + 1
+    # ...until past answers are declared changed, as imports and rescheduling do.
+    StudyDayTotal.forget([learner.pk])
+    assert stats.answers_by_day(learner, TODAY)[TODAY - timedelta(days=5)].answers == 3
+
+
+def test_reading_answers_by_day_takes_the_same_queries_for_a_long_history(learner):
+    card = make_deck(cards=1).cards.get()
+
+    def queries_after(days):
+        for days_ago in range(days):
+            write_review(learner, card, day=TODAY - timedelta(days=days_ago))
+        stats.answers_by_day(learner, TODAY)
+        with CaptureQueriesContext(connection) as queries:
+            stats.answers_by_day(learner, TODAY)
+        return len(queries)
+
+    assert queries_after(3) == queries_after(60)
 
 
 # Today, streak, heatmap, time per answer.
@@ -221,7 +264,7 @@ def test_the_streak_is_broken_by_a_day_without_answers(learner):
     write_review(make_user(), card, day=TODAY)
 
     assert stats.streak(answers_of(learner), TODAY) == 0
-    assert stats.streak(stats.answers_by_day(Review.objects.none()), TODAY) == 0
+    assert stats.streak(stats.sum_by_day(Review.objects.none()), TODAY) == 0
 
 
 def test_the_heatmap_counts_answers_per_study_day_of_the_last_year(learner):
@@ -264,7 +307,7 @@ def test_seconds_per_answer_is_the_average_time_or_a_typical_one_before_any_answ
         write_review(learner, card, day=TODAY, duration_ms=duration_ms)
 
     assert stats.seconds_per_answer(answers_of(learner)) == pytest.approx(5.0)
-    no_answers = stats.answers_by_day(Review.objects.none())
+    no_answers = stats.sum_by_day(Review.objects.none())
     assert stats.seconds_per_answer(no_answers) == stats.DEFAULT_SECONDS_PER_ANSWER
 
 

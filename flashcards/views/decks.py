@@ -18,7 +18,15 @@ from django_htmx.http import reswap, retarget
 
 from flashcards import exports
 from flashcards.forms import CardForm, DeckForm
-from flashcards.models import Card, Deck, Memory, NewCardCursor, Review, profile_for
+from flashcards.models import (
+    Card,
+    Deck,
+    Memory,
+    NewCardCursor,
+    Review,
+    StudyDayTotal,
+    profile_for,
+)
 from flashcards.queue import study_queue
 from flashcards.rendering import MAX_SIDE_CHARS, MarkdownRefused, check_markdown
 from flashcards.views.access import get_deck_for_editor, get_deck_for_user
@@ -226,7 +234,9 @@ def card_delete(request, card_id):
     page = _page_of(card)
     with transaction.atomic():
         # In a private deck the only history is the owner's, and they chose to delete the card.
-        Review.objects.filter(card=card).delete()
+        answered = Review.objects.filter(card=card)
+        StudyDayTotal.forget(answered.values("user"))
+        answered.delete()
         card.delete()
     if request.htmx:
         return _render_cards(request, deck, page=page)

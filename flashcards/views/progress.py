@@ -49,7 +49,7 @@ def progress(request, slug=None):
         rows.append({"deck": each, "new": each.card_count - sum(states.values()), **states})
         left_today += sum(study_queue(user, each, now, profile).counts().values())
 
-    by_day = stats.answers_by_day(reviews)
+    by_day = stats.answers_by_day(user, today_date, deck)
     seconds_per_answer = stats.seconds_per_answer(by_day)
     forecast = [
         (date, due, due * seconds_per_answer / 60)
