@@ -1,4 +1,5 @@
 import itertools
+from datetime import timedelta
 from unittest import mock
 
 import pytest
@@ -6,8 +7,8 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.management import call_command
 
-from flashcards import answering
-from flashcards.models import Card, Deck, Memory, profile_for
+from flashcards import answering, scheduling
+from flashcards.models import Card, Deck, Memory, Review, profile_for
 
 _names = itertools.count(1)
 
@@ -45,6 +46,90 @@ def make_deck(title=None, *, cards=3, owner=None, published=True):
         for n in range(1, cards + 1)
     )
     return deck
+
+
+def make_review(
+    user,
+    card,
+    *,
+    at,
+    day=None,
+    rating=scheduling.GOOD,
+    duration_ms=1000,
+    state_before=scheduling.NEW,
+    interval_days=None,
+    stability_before=10.0,
+    difficulty_before=5.0,
+    state_after=scheduling.REVIEW,
+    stability_after=10.0,
+    difficulty_after=5.0,
+    due_after=None,
+):
+    """One answer written directly, numbered after the learner's earlier answers to the card.
+
+    It counts on `day`, by default the learner's study day of `at`, and is its first of that
+    day unless an earlier answer is, as the app records it. A card that was not new had been
+    scheduled `interval_days` before this answer and was due at it (None: no memory before).
+    """
+    day = day or profile_for(user).study_date(at)
+    before = scheduling.Memory(state=state_before)
+    if interval_days is not None:
+        before = scheduling.Memory(
+            state=state_before,
+            stability=stability_before,
+            difficulty=difficulty_before,
+            due=at,
+            last_review=at - timedelta(days=interval_days),
+        )
+    answers = Review.objects.filter(user=user, card=card)
+    review = Review(
+        user=user,
+        card=card,
+        deck_id=card.deck_id,
+        rating=rating,
+        reviewed_at=at,
+        study_day=day,
+        first_of_day=not answers.filter(study_day=day, reviewed_at__lt=at).exists(),
+        duration_ms=duration_ms,
+        number=answers.count() + 1,
+    )
+    after = scheduling.Memory(
+        state=state_after,
+        stability=stability_after,
+        difficulty=difficulty_after,
+        due=due_after or at + timedelta(days=3),
+    )
+    review.set_memories(before, after)
+    review.save(force_insert=True)
+    return review
+
+
+def make_memory(
+    user,
+    card,
+    *,
+    due,
+    state=scheduling.REVIEW,
+    last_review=None,
+    stability=10.0,
+    difficulty=5.0,
+    reps=None,
+):
+    """The learner's memory of a card written directly: last answered 3 days before it is due
+    unless said, after as many answers as were written for it (at least one)."""
+    learning = state in (scheduling.LEARNING, scheduling.RELEARNING)
+    return Memory.objects.create(
+        user=user,
+        card=card,
+        deck_id=card.deck_id,
+        state=state,
+        step=0 if learning else None,
+        due=due,
+        last_review=last_review or due - timedelta(days=3),
+        stability=stability,
+        difficulty=difficulty,
+        reps=reps or max(1, Review.objects.filter(user=user, card=card).count()),
+    )
 
 
 def answer(user, card, rating, now, *, expected_reps=None, duration_ms=1500, shown_at=None):

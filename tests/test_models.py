@@ -9,7 +9,7 @@ from flashcards import queue as study
 from flashcards.answering import undo_review
 from flashcards.models import Card, Deck, Memory, Profile, Review, profile_for
 from flashcards.queue import study_queue
-from tests.conftest import answer, make_deck, make_user
+from tests.conftest import answer, make_deck, make_memory, make_user
 
 NOON = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -357,11 +357,7 @@ def test_the_queue_takes_learning_then_reviews_then_new_cards_then_learning_ahea
     cards = list(deck.cards.order_by("position"))
 
     def remember(user, card, state, due):
-        step = 0 if state in study.LEARNING_STATES else None
-        Memory.objects.create(
-            user=user, card=card, deck=deck, state=state, step=step, stability=2.0,
-            difficulty=5.0, due=due, last_review=NOON - timedelta(days=1), reps=1,
-        )  # fmt: skip
+        make_memory(user, card, state=state, due=due, last_review=NOON - timedelta(days=1))
 
     remember(learner, cards[0], scheduling.RELEARNING, NOON - timedelta(minutes=5))
     remember(learner, cards[1], scheduling.LEARNING, NOON - timedelta(minutes=10))

@@ -12,9 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from flashcards import scheduling
-from flashcards.models import Card, Memory, Review, profile_for
+from flashcards.models import Card, Review, profile_for
 from flashcards.simulation import simulate
-from tests.conftest import make_deck, make_user
+from tests.conftest import make_deck, make_memory, make_review, make_user
 
 AGAIN, HARD, GOOD, EASY = scheduling.RATINGS
 NEW, LEARNING, REVIEW = scheduling.NEW, scheduling.LEARNING, scheduling.REVIEW
@@ -30,38 +30,23 @@ def logged_in(user):
 
 
 def write_review(user, card, *, at=NOON, rating=GOOD, state_before=REVIEW, duration_ms=3000):
-    """One answer written directly, on the UTC study day of `at`."""
-    return Review.objects.create(
-        user=user,
-        card=card,
-        deck_id=card.deck_id,
+    """One answer at noon by default, to a card that was not new due at it after 4 days."""
+    return make_review(
+        user,
+        card,
+        at=at,
         rating=rating,
-        reviewed_at=at,
-        study_day=(at - timedelta(hours=4)).date(),
         duration_ms=duration_ms,
-        number=Review.objects.filter(user=user, card=card).count() + 1,
         state_before=state_before,
-        due_before=None if state_before == NEW else at,
-        last_review_before=None if state_before == NEW else at - timedelta(days=4),
-        state_after=REVIEW,
+        interval_days=None if state_before == NEW else 4,
         stability_after=12.5,
         difficulty_after=4.25,
         due_after=at + timedelta(days=5),
     )
 
 
-def write_memory(user, card, *, difficulty=5.0, due=NOON + timedelta(days=2)):
-    return Memory.objects.create(
-        user=user,
-        card=card,
-        deck_id=card.deck_id,
-        state=REVIEW,
-        due=due,
-        last_review=due - timedelta(days=6),
-        stability=6.0,
-        difficulty=difficulty,
-        reps=2,
-    )
+def write_memory(user, card, *, due=NOON + timedelta(days=2), difficulty=5.0):
+    return make_memory(user, card, due=due, difficulty=difficulty)
 
 
 def get_at_noon(user, url):

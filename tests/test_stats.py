@@ -39,65 +39,10 @@ def in_zone(user, name):
     return profile
 
 
-def write_review(
-    user,
-    card,
-    *,
-    day,
-    at=None,
-    rating=GOOD,
-    duration_ms=1000,
-    state_before=NEW,
-    interval_days=None,
-):
-    """One answer written directly; a card in review had `interval_days` scheduled before it."""
+def write_review(user, card, *, day, at=None, **fields):
+    """One answer counted on study day `day`, given at noon UTC that day unless `at` says."""
     at = at or datetime.combine(day, time(12), tzinfo=UTC)
-    due_before = last_review_before = None
-    if interval_days is not None:
-        due_before = at
-        last_review_before = at - timedelta(days=interval_days)
-    return Review.objects.create(
-        user=user,
-        card=card,
-        deck_id=card.deck_id,
-        rating=rating,
-        reviewed_at=at,
-        study_day=day,
-        # As the app records it: no earlier answer of this card on the same study day.
-        first_of_day=not Review.objects.filter(
-            user=user, card=card, study_day=day, reviewed_at__lt=at
-        ).exists(),
-        duration_ms=duration_ms,
-        number=Review.objects.filter(user=user, card=card).count() + 1,
-        state_before=state_before,
-        due_before=due_before,
-        last_review_before=last_review_before,
-        mature_before=scheduling.is_mature(
-            scheduling.Memory(state=state_before, due=due_before, last_review=last_review_before)
-        ),
-        stability_before=None if interval_days is None else 10.0,
-        difficulty_before=None if interval_days is None else 5.0,
-        state_after=RELEARNING if rating == AGAIN else REVIEW,
-        stability_after=10.0,
-        difficulty_after=5.0,
-        due_after=at + timedelta(days=3),
-    )
-
-
-def write_memory(
-    user, card, *, due, last_review=None, state=REVIEW, stability=10.0, difficulty=5.0
-):
-    return Memory.objects.create(
-        user=user,
-        card=card,
-        deck_id=card.deck_id,
-        state=state,
-        due=due,
-        last_review=last_review or due - timedelta(days=3),
-        stability=stability,
-        difficulty=difficulty,
-        reps=3,
-    )
+    return conftest.make_review(user, card, at=at, day=day, **fields)
 
 
 def answer(user, card, rating, now, profile):
@@ -401,8 +346,8 @@ def test_the_forecast_counts_overdue_cards_and_cards_due_before_the_next_rollove
         datetime(2026, 4, 9, 2, 0, tzinfo=UTC),  # 04:00 on 9 April: beyond the forecast
     ]
     for card, due in zip(cards, dues, strict=True):
-        write_memory(learner, card, due=due)
-    write_memory(make_user(), cards[0], due=dues[0])
+        conftest.make_memory(learner, card, due=due)
+    conftest.make_memory(make_user(), cards[0], due=dues[0])
 
     forecast = stats.forecast(Memory.objects.filter(user=learner), profile, now)
 
@@ -420,7 +365,7 @@ def test_forecast_days_start_at_4_am_local_across_a_daylight_saving_change(learn
         datetime(2026, 3, 30, 2, 30, tzinfo=UTC),  # Monday 04:30 summer time: Monday
     ]
     for card, due in zip(cards, dues, strict=True):
-        write_memory(learner, card, due=due)
+        conftest.make_memory(learner, card, due=due)
 
     forecast = stats.forecast(Memory.objects.filter(user=learner), profile, now, days=4)
 
@@ -511,13 +456,13 @@ def test_cards_by_state_counts_each_decks_learning_young_mature_and_relearning_c
     a, b, c, d, e, f = cards_of(first)
     g, _never_answered = cards_of(second)
     last = NOON - timedelta(days=2)
-    write_memory(learner, a, state=LEARNING, due=NOON, last_review=last)
-    write_memory(learner, b, state=RELEARNING, due=NOON, last_review=last)
-    write_memory(learner, c, due=last + timedelta(days=20, hours=23), last_review=last)
-    write_memory(learner, d, due=last + timedelta(days=21), last_review=last)
-    write_memory(learner, e, due=last + timedelta(days=100), last_review=last)
-    write_memory(learner, g, due=last + timedelta(days=3), last_review=last)
-    write_memory(make_user(), f, state=LEARNING, due=NOON, last_review=last)
+    conftest.make_memory(learner, a, state=LEARNING, due=NOON, last_review=last)
+    conftest.make_memory(learner, b, state=RELEARNING, due=NOON, last_review=last)
+    conftest.make_memory(learner, c, due=last + timedelta(days=20, hours=23), last_review=last)
+    conftest.make_memory(learner, d, due=last + timedelta(days=21), last_review=last)
+    conftest.make_memory(learner, e, due=last + timedelta(days=100), last_review=last)
+    conftest.make_memory(learner, g, due=last + timedelta(days=3), last_review=last)
+    conftest.make_memory(make_user(), f, state=LEARNING, due=NOON, last_review=last)
 
     by_state = stats.cards_by_state(Memory.objects.filter(user=learner))
 
@@ -539,7 +484,7 @@ def test_estimated_knowledge_is_the_average_fsrs_retrievability_of_the_answered_
         (4.0, timedelta(days=400, hours=1)),
     ]
     for card, (stability, elapsed) in zip(cards, memories, strict=True):
-        write_memory(
+        conftest.make_memory(
             learner,
             card,
             due=now + timedelta(days=1),
@@ -547,7 +492,7 @@ def test_estimated_knowledge_is_the_average_fsrs_retrievability_of_the_answered_
             stability=stability,
             state=LEARNING if elapsed < timedelta(days=1) else REVIEW,
         )
-    write_memory(make_user(), cards[0], due=now, last_review=now - timedelta(days=900))
+    conftest.make_memory(make_user(), cards[0], due=now, last_review=now - timedelta(days=900))
 
     profile = profile_for(learner)
     today = profile.study_date(now)
