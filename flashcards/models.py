@@ -410,11 +410,8 @@ class NewCardCursor(models.Model):
         between the cursor and it has been seen too."""
         mine = cls.objects.filter(user=user, deck_id=card.deck_id)
         unseen_between = (
-            Card.objects.filter(deck_id=card.deck_id)
-            .filter(
-                Q(position__gt=OuterRef("position"))
-                | Q(position=OuterRef("position"), pk__gte=OuterRef("card_id"))
-            )
+            Card.objects.filter(deck_id=card.deck_id, position__gte=OuterRef("position"))
+            .filter(Q(position__gt=OuterRef("position")) | Q(pk__gte=OuterRef("card_id")))
             .filter(cls._before(card, inclusive=False))
             .exclude(
                 Exists(

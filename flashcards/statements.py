@@ -84,11 +84,12 @@ def _reading(model):
 
 # The cards of a deck from the learner's new-card cursor on that they have not seen, in the
 # order new cards are introduced. Everything before the cursor has been seen, so the scan
-# starts near the first unseen card however many the learner has seen.
+# starts near the first unseen card however many the learner has seen: `position >=` lets
+# the index on (deck, position) start there.
 _UNSEEN_CARDS = """
     FROM {cards} c
     WHERE c.deck_id = {deck}
-    AND (c.position > {from_position} OR (c.position = {from_position} AND c.id >= {from_card}))
+    AND c.position >= {from_position} AND (c.position > {from_position} OR c.id >= {from_card})
     AND NOT EXISTS (
         SELECT 1 FROM {memories} seen
         WHERE seen.card_id = c.id AND seen.user_id = %(user)s AND seen.state <> %(new)s
