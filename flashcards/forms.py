@@ -1,6 +1,7 @@
 import zoneinfo
 
 from django import forms
+from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.forms.utils import ErrorDict
@@ -123,7 +124,7 @@ class CardForm(forms.ModelForm):
 class ImportForm(forms.Form):
     file = forms.FileField(
         help_text="A source document (.txt), a CSV or TSV file (front, back, optional tags) or "
-        "an Anki package (.apkg), up to 10 MB."
+        f"an Anki package (.apkg), up to {settings.MAX_IMPORT_BYTES // 1048576} MB."
     )
     deck = forms.ChoiceField(label="Import into")
     title = forms.CharField(

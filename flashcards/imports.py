@@ -8,10 +8,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import PurePath
 
+from django.conf import settings
+
 from flashcards import anki, rendering, scheduling, sources
 from flashcards.exports import FORMULA_STARTS
 
-MAX_IMPORT_BYTES = 10 * 1024 * 1024
 # Limits counted while a file is read, so that a small file cannot ask for much more work than
 # its bytes. 100,000 cards is more than the largest shared decks (a vocabulary list, a medical
 # course) and keeps a parse under ~60 MB; an Anki package's own limits are in flashcards.anki.
@@ -62,10 +63,10 @@ def detect_format(filename, data):
 
 def size_refusal(size):
     """Why a file of `size` bytes cannot be imported, or None."""
-    if size > MAX_IMPORT_BYTES:
+    if size > settings.MAX_IMPORT_BYTES:
         return (
             f"The file is {size / 1048576:.1f} MB; imports are limited to "
-            f"{MAX_IMPORT_BYTES // 1048576} MB."
+            f"{settings.MAX_IMPORT_BYTES // 1048576} MB."
         )
     return None
 

@@ -8,6 +8,7 @@ import zipfile
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.test import Client
@@ -259,7 +260,7 @@ def test_a_bad_upload_is_refused_on_its_page_with_the_message_and_changes_nothin
 
     after = database_rows()
     # An empty or oversized file is refused before it is kept.
-    if message in VIEW_MESSAGES or len(data) > imports.MAX_IMPORT_BYTES:
+    if message in VIEW_MESSAGES or len(data) > settings.MAX_IMPORT_BYTES:
         assert response.status_code == 400
         assert response.context["form"].errors["file"] == [VIEW_MESSAGES.get(message, message)]
         assert after == before

@@ -28,7 +28,6 @@ from django.utils.http import urlsafe_base64_encode
 
 from flashcards import scheduling
 from flashcards.anki import write_apkg
-from flashcards.imports import MAX_IMPORT_BYTES
 from flashcards.models import (
     Card,
     Deck,
@@ -930,7 +929,7 @@ def upload(client, name, data):
 
 def test_an_import_over_10_mb_is_refused_with_a_message(world):
     client = client_for(world, "owner")
-    data = b"front,back\n" + b"x" * MAX_IMPORT_BYTES
+    data = b"front,back\n" + b"x" * settings.MAX_IMPORT_BYTES
     response = upload(client, "huge.csv", data)
     assert response.status_code == 400
     assert re.search(r"imports are limited to 10\s+MB", response.text)
