@@ -45,10 +45,6 @@ def test_switching_the_theme_never_redirects_to_another_site(client, db):
     assert response["Location"] == reverse("flashcards:deck_list")
 
 
-def test_switching_the_theme_is_a_post(client, db):
-    assert client.get(reverse("flashcards:switch_theme")).status_code == 405
-
-
 def test_pages_link_the_web_app_manifest_and_its_icons(client, db):
     text = client.get("/").text
     assert 'rel="manifest" href="/static/manifest.webmanifest"' in text

@@ -152,13 +152,6 @@ def compute(client, django_capture_on_commit_callbacks):
     run_worker()
 
 
-def test_the_settings_page_asks_an_anonymous_visitor_to_log_in(client):
-    response = client.get(reverse("flashcards:settings"))
-
-    assert response.status_code == 302
-    assert response.url.startswith(reverse("login"))
-
-
 def test_the_settings_page_shows_the_simulated_year_once_the_worker_has_computed_it(
     learner, django_capture_on_commit_callbacks
 ):
