@@ -176,7 +176,8 @@ def shipped_gate(history):
     """
     if fitting.cross_day_count(history) < fitting.MIN_CROSS_DAY_REVIEWS:
         return None
-    split_at = fitting.later_reviews(history)
+    times = sorted(p.answer.reviewed_at for p in fitting.predictions(fitting.default_parameters(), history))
+    split_at = times[int(len(times) * 0.8)]
     tested = fitting.fit([a for a in history if a.reviewed_at < split_at])
     current, candidate, _ = fitting.compare(fitting.default_parameters(), tested, history, split_at)
     if candidate["log_loss"] >= current["log_loss"]:
@@ -508,8 +509,10 @@ def main():
         f"{size['later']} days for scoring only; true parameters = defaults x log-normal "
         f"noise of spread {', '.join(f'{s:g}' for s in SPREADS)} in turn",
         "old: the shipped gate (adopt a refit on every answer on any held-out gain); new: "
-        f"flashcards.fitting.evaluate_candidate (adopt the tested fit if z < "
-        f"{fitting.ADOPT_BELOW_Z:g}); gate z: the new gate's held-out z",
+        f"flashcards.fitting.evaluate_candidate (fits on the answers before each of "
+        f"{fitting.FOLDS} parts of the latest {fitting.HOLDOUT_FRACTION:.0%} of cross-day "
+        f"reviews; adopt the last part's fit if z < {fitting.ADOPT_BELOW_Z:g} over all parts); "
+        "gate z: the new gate's held-out z",
         "log loss on the later days of the defaults / each gate's choice / the true "
         "parameters; old z, new z: the choice against the defaults on the later days, "
         "clustered by card (positive = worse)",

@@ -218,10 +218,10 @@ def test_the_gate_adopts_parameters_fitted_to_a_learner_unlike_the_default(long_
     assert evaluation.cross_day >= fitting.MIN_CROSS_DAY_REVIEWS
     assert evaluation.candidate["log_loss"] < evaluation.current["log_loss"]
     assert evaluation.candidate["z"] < fitting.ADOPT_BELOW_Z
-    # The adopted parameters are exactly the ones scored on the later reviews...
-    split_at = fitting.later_reviews(long_history)
+    # The adopted parameters are exactly the ones scored on the latest part of the reviews...
+    last_part = fitting.fold_starts(long_history)[-1]
     assert evaluation.parameters == fitting.fit(
-        [a for a in long_history if a.reviewed_at < split_at]
+        [a for a in long_history if a.reviewed_at < last_part]
     )
     # ...ones the scheduler accepts...
     review(
@@ -246,6 +246,24 @@ def test_the_gate_adopts_parameters_fitted_to_a_learner_unlike_the_default(long_
         ]
     }
     assert errors["fitted"] < errors["default"] / 2
+
+
+def test_the_gate_tests_fitting_on_the_latest_half_of_reviews_in_five_parts(long_history):
+    """Each part is predicted by a fit on the answers before it; the figures cover them all."""
+    starts = fitting.fold_starts(long_history)
+    later = sorted(p.answer.reviewed_at for p in fitting.predictions(GENERATING, long_history))
+
+    assert len(starts) == fitting.FOLDS == 5
+    assert starts == sorted(set(starts))
+    held_out = [at for at in later if at >= starts[0]]
+    assert len(held_out) == pytest.approx(len(later) / 2, abs=1)
+    parts = [
+        sum(start <= at < end for at in later)
+        for start, end in zip(starts, [*starts[1:], later[-1] + timedelta(days=1)], strict=True)
+    ]
+    assert max(parts) - min(parts) <= 1
+    evaluation = fitting.evaluate_candidate(long_history, GENERATING)
+    assert evaluation.candidate["reviews"] == evaluation.current["reviews"] == len(held_out)
 
 
 def test_the_gate_keeps_parameters_that_already_describe_the_learner(long_history):

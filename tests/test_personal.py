@@ -101,9 +101,8 @@ def test_adopted_parameters_are_kept_with_the_previous_ones_and_reschedule_cards
     page = logged_in(experienced_learner).get(reverse("flashcards:settings"))
     z = fitted.fit_evaluation["candidate"]["z"]
     assert z < -2
-    assert "adopted only when their log loss there is lower by more than 2 standard errors" in (
-        page.text
-    )
+    assert "reviews on a later day are split by time into 5 parts" in page.text
+    assert "lower than that of the parameters in use by more than 2 standard errors" in page.text
     assert f"This time: z = {z:.2f}." in page.text
 
 

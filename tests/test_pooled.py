@@ -119,16 +119,14 @@ def test_pooled_parameters_are_adopted_through_the_gate_with_the_figures_they_sc
     assert figures["z"] < fitting.ADOPT_BELOW_Z
     assert figures["adopted_at"] == END.isoformat()
     assert deck.pooled_at == END
-    # The parameters stored are the ones that scored the candidate's figures on the latest
-    # reviews, the defaults the current's.
+    # The parameters stored are the fit tested on the latest reviews, with the figures of
+    # fitting on every held-out part against the defaults.
     answers = pooled.deck_answers(deck, [learner.pk for learner in learners])
     assert figures["cross_day"] == fitting.cross_day_count(answers)
-    current, candidate, z = fitting.compare(
-        fitting.default_parameters(),
-        deck.pooled_parameters,
-        answers,
-        fitting.later_reviews(answers),
+    current, candidate, z, tested = fitting.fit_forward(
+        fitting.default_parameters(), answers, fitting.fold_starts(answers)
     )
+    assert deck.pooled_parameters == tested
     assert figures["current"]["log_loss"] == current["log_loss"]
     assert figures["candidate"]["log_loss"] == candidate["log_loss"]
     assert figures["z"] == z
@@ -165,7 +163,7 @@ def test_a_learners_own_fit_competes_against_the_pooled_parameters_of_their_card
     deck, learners = adopted
     learner = learners[0]
     answers = learner_answers(learner)
-    split_at = fitting.later_reviews(answers)
+    split_at = fitting.fold_starts(answers)[0]
     with_pooled, with_defaults, _ = fitting.compare(
         deck.pooled_parameters, fitting.default_parameters(), answers, split_at
     )

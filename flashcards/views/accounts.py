@@ -35,6 +35,7 @@ def study_settings(request):
         "workload": workload_table(request.user, profile),
         "parameters": profile.parameters or list(scheduling.DEFAULT_PARAMETERS),
         "holdout_percent": round(fitting.HOLDOUT_FRACTION * 100),
+        "folds": fitting.FOLDS,
         "adopt_below_z": f"{-fitting.ADOPT_BELOW_Z:g}",
         # Lazy: queried only where the template shows it.
         "pooled_decks": pooled.decks_scheduled_with_pooled(profile),
