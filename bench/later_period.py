@@ -176,7 +176,9 @@ def shipped_gate(history):
     """
     if fitting.cross_day_count(history) < fitting.MIN_CROSS_DAY_REVIEWS:
         return None
-    times = sorted(p.answer.reviewed_at for p in fitting.predictions(fitting.default_parameters(), history))
+    times = sorted(
+        p.answer.reviewed_at for p in fitting.predictions(fitting.default_parameters(), history)
+    )
     split_at = times[int(len(times) * 0.8)]
     tested = fitting.fit([a for a in history if a.reviewed_at < split_at])
     current, candidate, _ = fitting.compare(fitting.default_parameters(), tested, history, split_at)
