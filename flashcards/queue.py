@@ -10,6 +10,11 @@ from flashcards.models import Deck, Memory, Profile
 
 # When nothing else is left, a learning card due this soon is shown early, as Anki does.
 LEARN_AHEAD = timedelta(minutes=20)
+# New and due cards are counted up to the daily limits, and never past these: a count costs a
+# row read each (new cards a lookup of the learner's memory too), on every answer. Beyond
+# them the screen says "100+": nobody studies that many new cards in one sitting.
+COUNTED_NEW = 100
+COUNTED_DUE = 1000
 LEARNING_STATES = frozenset({scheduling.LEARNING, scheduling.RELEARNING})
 
 
@@ -17,7 +22,8 @@ LEARNING_STATES = frozenset({scheduling.LEARNING, scheduling.RELEARNING})
 class StudyQueue:
     """What one learner has left to study in one deck at one moment.
 
-    `unseen` and `due` are counted only up to the daily limits (statements.queue_figures).
+    `unseen` and `due` are counted only up to counting_limits(); `more_new` and `more_due` say
+    that the count reached its limit, so that there may be more.
     """
 
     profile: Profile
@@ -30,6 +36,8 @@ class StudyQueue:
     due: int
     done_new: int
     done_reviews: int
+    more_new: bool = False
+    more_due: bool = False
 
     @property
     def new_left(self):
@@ -40,12 +48,20 @@ class StudyQueue:
         return max(0, self.profile.reviews_per_day - self.done_reviews)
 
     def counts(self):
-        """New, learning and due counts as the deck list and study screen show them."""
+        """New, learning and due counts as the deck list and study screen show them, and
+        whether the new and due ones are "at least" (the screen adds a +)."""
         return {
             "new": min(self.unseen, self.new_left),
             "learning": self.learning,
             "due": min(self.due, self.reviews_left),
+            # Where the daily limit is the smaller, the count is that limit, exactly.
+            "more_new": self.more_new and self.unseen < self.new_left,
+            "more_due": self.more_due and self.due < self.reviews_left,
         }
+
+    def left_today(self):
+        counts = self.counts()
+        return counts["new"] + counts["learning"] + counts["due"]
 
     def after_answer(self, before, after):
         """The queue once this answer is recorded, worked out without asking the database."""
@@ -105,16 +121,34 @@ class StudyQueue:
         return upcoming.order_by("due").values_list("due", flat=True).first()
 
 
+def counting_limits(profile):
+    """How far new and due cards are counted: the daily limits, up to COUNTED_NEW and
+    COUNTED_DUE."""
+    return (
+        min(profile.new_cards_per_day, COUNTED_NEW),
+        min(profile.reviews_per_day, COUNTED_DUE),
+    )
+
+
 def study_queue(user, deck, now, profile):
     """What the learner has left to study in the deck now."""
     day_start, day_end = profile.study_day(now)
-    figures = statements.queue_figures(user.pk, deck.pk, day_start, day_end, profile)
+    limits = counting_limits(profile)
+    figures = statements.queue_figures(user.pk, deck.pk, day_start, day_end, limits)
     return queue_of(figures, profile=profile, user=user, deck=deck, now=now, day_end=day_end)
 
 
-def queue_of(figures, **where):
+def queue_of(figures, *, profile, **where):
     """The queue of the figures statements.QUEUE_FIGURES names, in its order."""
-    return StudyQueue(**where, **dict(zip(statements.QUEUE_FIGURES, figures, strict=True)))
+    figures = dict(zip(statements.QUEUE_FIGURES, figures, strict=True))
+    new_limit, due_limit = counting_limits(profile)
+    return StudyQueue(
+        profile=profile,
+        **where,
+        **figures,
+        more_new=figures["unseen"] >= new_limit,
+        more_due=figures["due"] >= due_limit,
+    )
 
 
 def card_in_deck(user, card_id, slug, now, profile):
@@ -122,7 +156,8 @@ def card_in_deck(user, card_id, slug, now, profile):
     never seen) and the deck's queue, in one query: (card, memory, queue), or (None, None, None)
     if there is no such card."""
     day_start, day_end = profile.study_day(now)
-    found = statements.answered_card(user.pk, card_id, slug, day_start, day_end, profile)
+    limits = counting_limits(profile)
+    found = statements.answered_card(user.pk, card_id, slug, day_start, day_end, limits)
     if found is None:
         return None, None, None
     card, deck, memory, figures = found

@@ -95,8 +95,9 @@ _UNSEEN_CARDS = """
         WHERE seen.card_id = c.id AND seen.user_id = %(user)s AND seen.state <> %(new)s
     )"""
 
-# The study queue's five figures. New and due cards are counted only up to the daily limits,
-# which are all the study screen shows, so that counting costs the same for any deck size.
+# The study queue's five figures. New and due cards are counted only up to `new_limit` and
+# `review_limit` (flashcards.queue.counting_limits), so that counting costs the same at any
+# deck size and progress.
 _QUEUE_FIGURES = """
     (SELECT COUNT(*) FROM (SELECT 1 {unseen} ORDER BY c.position, c.id LIMIT %(new_limit)s) n),
     (SELECT COUNT(*) FROM {memories}
@@ -139,7 +140,7 @@ def _queue_figures_sql(tables, where):
 QUEUE_FIGURES = ("unseen", "learning", "due", "done_new", "done_reviews")
 
 
-def _queue_params(user_id, deck_id, day_start, day_end, profile):
+def _queue_params(user_id, deck_id, day_start, day_end, limits):
     return {
         "user": user_id,
         "deck": deck_id,
@@ -149,21 +150,22 @@ def _queue_params(user_id, deck_id, day_start, day_end, profile):
         "review": scheduling.REVIEW,
         "day_start": _adapt(day_start),
         "day_end": _adapt(day_end),
-        "new_limit": profile.new_cards_per_day,
-        "review_limit": profile.reviews_per_day,
+        "new_limit": limits[0],
+        "review_limit": limits[1],
     }
 
 
-def queue_figures(user_id, deck_id, day_start, day_end, profile):
-    """The study queue's figures (QUEUE_FIGURES, in that order) for one learner and deck."""
-    params = _queue_params(user_id, deck_id, day_start, day_end, profile)
+def queue_figures(user_id, deck_id, day_start, day_end, limits):
+    """The study queue's figures (QUEUE_FIGURES, in that order) for one learner and deck, new
+    and due cards counted up to `limits` (new, due)."""
+    params = _queue_params(user_id, deck_id, day_start, day_end, limits)
     sql = "SELECT " + _queue_figures_sql(_tables(), _BY_DECK_ID)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
 
 
-def answered_card(user_id, card_id, slug, day_start, day_end, profile):
+def answered_card(user_id, card_id, slug, day_start, day_end, limits):
     """The card with this id in the deck with this slug, its deck, the learner's memory of it
     (None if never seen) and the deck's queue figures, in one round trip:
     (card, deck, memory, figures), or None if there is no such card."""
@@ -174,7 +176,7 @@ def answered_card(user_id, card_id, slug, day_start, day_end, profile):
         LEFT JOIN {tables["memories"]} m ON m.card_id = c0.id AND m.user_id = %(user)s
         LEFT JOIN {tables["cursors"]} cur ON cur.deck_id = d.id AND cur.user_id = %(user)s
         WHERE c0.id = %(card_id)s AND d.slug = %(slug)s"""
-    params = _queue_params(user_id, None, day_start, day_end, profile)
+    params = _queue_params(user_id, None, day_start, day_end, limits)
     params.update(card_id=card_id, slug=slug)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -718,9 +718,21 @@ def test_the_study_queue_treats_an_imported_card_by_its_memory(learner, anki_pac
     later = study_queue(learner, deck, ribosome.due + timedelta(hours=1), profile)
 
     # Mitochondria is learning, Ribosome in review and Nucleus still new.
-    assert soon.counts() == {"new": 1, "learning": 1, "due": 0}
+    assert soon.counts() == {
+        "new": 1,
+        "learning": 1,
+        "due": 0,
+        "more_new": False,
+        "more_due": False,
+    }
     assert not soon.is_available(ribosome.card, ribosome)
-    assert later.counts() == {"new": 1, "learning": 1, "due": 1}
+    assert later.counts() == {
+        "new": 1,
+        "learning": 1,
+        "due": 1,
+        "more_new": False,
+        "more_due": False,
+    }
     assert later.is_available(ribosome.card, ribosome)
     assert ribosome.due - ribosome.last_review > timedelta(days=5)
 

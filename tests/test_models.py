@@ -64,7 +64,13 @@ def test_a_deck_is_finished_when_every_card_is_in_review(learner, deck):
         answer(learner, card, scheduling.EASY, NOON)
     q = queue(learner, deck, NOON)
     assert q.next_card() == (None, None)
-    assert q.counts() == {"new": 0, "learning": 0, "due": 0}
+    assert q.counts() == {
+        "new": 0,
+        "learning": 0,
+        "due": 0,
+        "more_new": False,
+        "more_due": False,
+    }
     assert q.next_due() > NOON + timedelta(days=1)
 
 

@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from flashcards import queue as study
 from flashcards import scheduling
 from flashcards.answering import undo_review
 from flashcards.models import Card, Memory, NewCardCursor, profile_for
@@ -168,3 +169,26 @@ def test_counting_new_cards_reads_the_cursor_in_the_same_statement(learner, long
         study_queue(learner, long_deck, NOON, profile)
 
     assert len(queries) == 1
+
+
+def test_new_and_due_cards_are_counted_up_to_a_cap_and_then_shown_as_at_least(learner, client):
+    deck = make_deck(cards=study.COUNTED_NEW + 30)
+    profile = profile_for(learner)
+    profile.new_cards_per_day = 9999
+    profile.save()
+
+    counts = study_queue(learner, deck, NOON, profile).counts()
+    assert (counts["new"], counts["more_new"]) == (study.COUNTED_NEW, True)
+    client.force_login(learner)
+    page = client.get(f"/decks/{deck.slug}/study/").text
+    assert f"<dd>{study.COUNTED_NEW}+</dd>" in page
+    # Under the cap the count is exact; so is a daily limit below it.
+    profile.new_cards_per_day = 20
+    profile.save()
+    counts = study_queue(learner, deck, NOON, profile).counts()
+    assert (counts["new"], counts["more_new"]) == (20, False)
+    small = make_deck(cards=5)
+    profile.new_cards_per_day = 9999
+    profile.save()
+    counts = study_queue(learner, small, NOON, profile).counts()
+    assert (counts["new"], counts["more_new"]) == (5, False)

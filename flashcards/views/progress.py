@@ -47,7 +47,7 @@ def progress(request, slug=None):
     for each in decks:
         states = by_state.get(each.pk, {"learning": 0, "young": 0, "mature": 0, "relearning": 0})
         rows.append({"deck": each, "new": each.card_count - sum(states.values()), **states})
-        left_today += sum(study_queue(user, each, now, profile).counts().values())
+        left_today += study_queue(user, each, now, profile).left_today()
 
     by_day = stats.answers_by_day(user, today_date, deck)
     seconds_per_answer = stats.seconds_per_answer(by_day)
