@@ -86,8 +86,6 @@ def answer_card(
             if not _save_memory(user, card, memory, after, reps):
                 # Another request answered this card between our read and our write.
                 return _already_recorded(user, card, rating, expected_reps)
-            if before.state == scheduling.NEW:
-                NewCardCursor.move_past(user, card)
             review = Review.from_answer(
                 user,
                 card,

@@ -240,6 +240,10 @@ def _hand_over_history(stand_in, learner, card_ids):
     Review.objects.filter(user=stand_in, card_id__in=card_ids).update(user=learner)
     Memory.objects.filter(user=stand_in, card_id__in=card_ids).update(user=learner)
     StudyDayTotal.forget([learner.pk])
+    for deck_id in (
+        Card.objects.filter(pk__in=card_ids).values_list("deck_id", flat=True).distinct()
+    ):
+        NewCardCursor.catch_up(learner.pk, deck_id)
 
 
 def _replay_history(learner, stand_in, with_history, deck):

@@ -405,33 +405,40 @@ class NewCardCursor(models.Model):
         return Q(position__lt=card.position) | Q(position=card.position, **tie)
 
     @classmethod
-    def move_past(cls, user, card):
-        """Move the learner's cursor up to `card`, which they have just seen, if every card
-        between the cursor and it has been seen too."""
-        mine = cls.objects.filter(user=user, deck_id=card.deck_id)
-        unseen_between = (
-            Card.objects.filter(deck_id=card.deck_id, position__gte=OuterRef("position"))
-            .filter(Q(position__gt=OuterRef("position")) | Q(pk__gte=OuterRef("card_id")))
-            .filter(cls._before(card, inclusive=False))
-            .exclude(
-                Exists(
-                    Memory.objects.filter(user=user, card=OuterRef("pk")).exclude(
-                        state=scheduling.NEW
-                    )
-                )
+    def move(cls, user, deck_id, to, *, since):
+        """Move the learner's cursor of the deck to `to` (position, card id), their first unseen
+        card, found when the cursor was at `since`: if it has moved meanwhile (an undo may have
+        moved it back), it stays."""
+        position, card_id = to
+        if since == (0, 0) and not cls.objects.filter(user=user, deck_id=deck_id).exists():
+            cls.objects.bulk_create(
+                [cls(user=user, deck_id=deck_id, position=position, card_id=card_id)],
+                ignore_conflicts=True,
             )
+            return
+        cls.objects.filter(user=user, deck_id=deck_id, position=since[0], card_id=since[1]).update(
+            position=position, card_id=card_id
         )
-        at_or_before = Q(position__lt=card.position) | Q(
-            position=card.position, card_id__lte=card.pk
+
+    @classmethod
+    def catch_up(cls, user_id, deck_id):
+        """Put the learner's cursor at their first unseen card of the deck, reading every card
+        before it: once, after their memories were written in bulk (an import with history, a
+        simulation), which moves no cursor."""
+        seen = Memory.objects.filter(user_id=user_id, card=OuterRef("pk")).exclude(
+            state=scheduling.NEW
         )
-        moved = (
-            mine.filter(at_or_before)
-            .exclude(Exists(unseen_between))
-            .update(position=card.position, card_id=card.pk)
+        cards = Card.objects.filter(deck_id=deck_id).order_by("position", "id")
+        first = cards.exclude(Exists(seen)).values_list("position", "id").first()
+        if first is None:
+            # Every card seen: a card added later at the end is the next new one.
+            last = cards.reverse().values_list("position", "id").first() or (0, -1)
+            first = (last[0], last[1] + 1)
+        cls.objects.update_or_create(
+            user_id=user_id,
+            deck_id=deck_id,
+            defaults={"position": first[0], "card_id": first[1]},
         )
-        if not moved and not mine.exists():
-            cls.objects.bulk_create([cls(user=user, deck_id=card.deck_id)], ignore_conflicts=True)
-            cls.move_past(user, card)
 
     @classmethod
     def rewind(cls, card, learners=None):

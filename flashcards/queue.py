@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import AbstractBaseUser
 
 from flashcards import scheduling, statements
-from flashcards.models import Deck, Memory, Profile
+from flashcards.models import Deck, Memory, NewCardCursor, Profile
 
 # When nothing else is left, a learning card due this soon is shown early, as Anki does.
 LEARN_AHEAD = timedelta(minutes=20)
@@ -38,6 +38,10 @@ class StudyQueue:
     done_reviews: int
     more_new: bool = False
     more_due: bool = False
+    # The learner's first unseen card of the deck (position, card id), None if not looked for
+    # or none is left; and where their new-card cursor was.
+    first_unseen: tuple | None = None
+    cursor: tuple = (0, 0)
 
     @property
     def new_left(self):
@@ -123,11 +127,12 @@ class StudyQueue:
 
 def counting_limits(profile):
     """How far new and due cards are counted: the daily limits, up to COUNTED_NEW and
-    COUNTED_DUE."""
-    return (
-        min(profile.new_cards_per_day, COUNTED_NEW),
-        min(profile.reviews_per_day, COUNTED_DUE),
-    )
+    COUNTED_DUE; and the daily new-card limit, past which new cards are not counted at all."""
+    return {
+        "new_limit": min(profile.new_cards_per_day, COUNTED_NEW),
+        "review_limit": min(profile.reviews_per_day, COUNTED_DUE),
+        "new_per_day": profile.new_cards_per_day,
+    }
 
 
 def study_queue(user, deck, now, profile):
@@ -138,16 +143,27 @@ def study_queue(user, deck, now, profile):
     return queue_of(figures, profile=profile, user=user, deck=deck, now=now, day_end=day_end)
 
 
-def queue_of(figures, *, profile, **where):
-    """The queue of the figures statements.QUEUE_FIGURES names, in its order."""
+def queue_of(figures, *, profile, user, deck, **where):
+    """The queue of the figures statements.QUEUE_FIGURES names, in its order; the learner's
+    new-card cursor is moved up to their first unseen card if it lags behind."""
     figures = dict(zip(statements.QUEUE_FIGURES, figures, strict=True))
-    new_limit, due_limit = counting_limits(profile)
+    limits = counting_limits(profile)
+    first_unseen = (figures.pop("first_unseen_position"), figures.pop("first_unseen_card"))
+    first_unseen = None if first_unseen[0] is None else first_unseen
+    cursor = (figures.pop("cursor_position"), figures.pop("cursor_card"))
+    if first_unseen is not None and first_unseen > cursor:
+        # The cards between were seen since, or written in bulk: later reads start further on.
+        NewCardCursor.move(user, deck.pk, first_unseen, since=cursor)
     return StudyQueue(
         profile=profile,
+        user=user,
+        deck=deck,
         **where,
         **figures,
-        more_new=figures["unseen"] >= new_limit,
-        more_due=figures["due"] >= due_limit,
+        more_new=figures["unseen"] >= limits["new_limit"] > 0,
+        more_due=figures["due"] >= limits["review_limit"] > 0,
+        first_unseen=first_unseen,
+        cursor=cursor,
     )
 
 

@@ -8,7 +8,7 @@ import random
 from datetime import timedelta
 
 from flashcards import scheduling
-from flashcards.models import Memory, Review, StudyDayTotal
+from flashcards.models import Memory, NewCardCursor, Review, StudyDayTotal
 
 RATING_WHEN_RECALLED = ((scheduling.HARD, 0.12), (scheduling.GOOD, 0.78), (scheduling.EASY, 0.10))
 
@@ -90,6 +90,8 @@ def simulate(user, cards, profile, *, end, days, answers, seed=0):
         ],
         batch_size=2000,
     )
+    for deck_id in {deck_id for deck_id, _ in memories.values()}:
+        NewCardCursor.catch_up(user.pk, deck_id)
     return len(rows)
 
 

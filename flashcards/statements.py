@@ -95,21 +95,43 @@ _UNSEEN_CARDS = """
         WHERE seen.card_id = c.id AND seen.user_id = %(user)s AND seen.state <> %(new)s
     )"""
 
-# The study queue's five figures. New and due cards are counted only up to `new_limit` and
+# The study queue's figures. New and due cards are counted only up to `new_limit` and
 # `review_limit` (flashcards.queue.counting_limits), so that counting costs the same at any
-# deck size and progress.
+# deck size and progress; new cards not at all once the day's new cards are done. The first
+# unseen card and the cursor come too: a cursor found behind that card is moved up to it.
 _QUEUE_FIGURES = """
-    (SELECT COUNT(*) FROM (SELECT 1 {unseen} ORDER BY c.position, c.id LIMIT %(new_limit)s) n),
+    CASE WHEN {new_done} THEN 0
+    ELSE (SELECT COUNT(*) FROM (SELECT 1 {unseen} ORDER BY c.position, c.id LIMIT %(new_limit)s) n)
+    END,
     (SELECT COUNT(*) FROM {memories}
         WHERE user_id = %(user)s AND deck_id = {deck}
         AND state IN (%(learning)s, %(relearning)s) AND due < %(day_end)s),
     (SELECT COUNT(*) FROM (SELECT 1 FROM {memories}
         WHERE user_id = %(user)s AND deck_id = {deck} AND state = %(review)s
         AND due < %(day_end)s LIMIT %(review_limit)s) d),
-    (SELECT COUNT(*) FROM {reviews} WHERE user_id = %(user)s AND deck_id = {deck}
-        AND reviewed_at >= %(day_start)s AND state_before = %(new)s),
-    (SELECT COUNT(*) FROM {reviews} WHERE user_id = %(user)s AND deck_id = {deck}
-        AND reviewed_at >= %(day_start)s AND state_before = %(review)s)"""
+    ({answered_today} AND state_before = %(new)s),
+    ({answered_today} AND state_before = %(review)s),
+    CASE WHEN {new_done} THEN NULL
+    ELSE (SELECT c.position {unseen} ORDER BY c.position, c.id LIMIT 1) END,
+    CASE WHEN {new_done} THEN NULL
+    ELSE (SELECT c.id {unseen} ORDER BY c.position, c.id LIMIT 1) END,
+    {from_position},
+    {from_card}"""
+_ANSWERED_TODAY = """SELECT COUNT(*) FROM {reviews}
+    WHERE user_id = %(user)s AND deck_id = {deck} AND reviewed_at >= %(day_start)s"""
+
+QUEUE_FIGURES = (
+    "unseen",
+    "learning",
+    "due",
+    "done_new",
+    "done_reviews",
+    "first_unseen_position",
+    "first_unseen_card",
+    "cursor_position",
+    "cursor_card",
+)
+
 
 # The deck by its id, and the learner's cursor read from its table...
 _BY_DECK_ID = {
@@ -133,11 +155,14 @@ def _where(tables, where):
 
 def _queue_figures_sql(tables, where):
     where = _where(tables, where)
-    unseen = _UNSEEN_CARDS.format(**tables, **where)
-    return _QUEUE_FIGURES.format(unseen=unseen, **tables, deck=where["deck"])
-
-
-QUEUE_FIGURES = ("unseen", "learning", "due", "done_new", "done_reviews")
+    answered_today = _ANSWERED_TODAY.format(**tables, deck=where["deck"])
+    return _QUEUE_FIGURES.format(
+        **tables,
+        **where,
+        unseen=_UNSEEN_CARDS.format(**tables, **where),
+        answered_today=answered_today,
+        new_done=f"({answered_today} AND state_before = %(new)s) >= %(new_per_day)s",
+    )
 
 
 def _queue_params(user_id, deck_id, day_start, day_end, limits):
@@ -150,14 +175,13 @@ def _queue_params(user_id, deck_id, day_start, day_end, limits):
         "review": scheduling.REVIEW,
         "day_start": _adapt(day_start),
         "day_end": _adapt(day_end),
-        "new_limit": limits[0],
-        "review_limit": limits[1],
+        **limits,
     }
 
 
 def queue_figures(user_id, deck_id, day_start, day_end, limits):
     """The study queue's figures (QUEUE_FIGURES, in that order) for one learner and deck, new
-    and due cards counted up to `limits` (new, due)."""
+    and due cards counted up to `limits` (queue.counting_limits)."""
     params = _queue_params(user_id, deck_id, day_start, day_end, limits)
     sql = "SELECT " + _queue_figures_sql(_tables(), _BY_DECK_ID)
     with connection.cursor() as cursor:

@@ -16,6 +16,7 @@ from flashcards.queue import study_queue
 from tests.conftest import answer, make_deck
 
 NOON = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+LATER = NOON + timedelta(days=30)
 
 
 def next_new_card(learner, deck, now=NOON):
@@ -43,14 +44,37 @@ def long_deck(db):
     return make_deck(cards=8)
 
 
-def test_answering_new_cards_in_order_moves_the_cursor_to_the_last_one(learner, long_deck):
+def test_the_cursor_follows_the_first_unseen_card_the_study_screen_finds(learner, long_deck):
+    assert cursor_of(learner, long_deck) is None
     for _ in range(3):
         card = next_new_card(learner, long_deck)
+        assert cursor_of(learner, long_deck) == (card.position, card.pk)
         assert answer(learner, card, scheduling.EASY, NOON).created
 
-    third = long_deck.cards.get(position=3)
-    assert cursor_of(learner, long_deck) == (third.position, third.pk)
-    assert next_new_card(learner, long_deck) == long_deck.cards.get(position=4)
+    fourth = long_deck.cards.get(position=4)
+    assert next_new_card(learner, long_deck) == fourth
+    assert cursor_of(learner, long_deck) == (fourth.position, fourth.pk)
+
+
+def test_a_cursor_moved_back_meanwhile_is_not_moved_on_by_an_older_read(learner, long_deck):
+    """An undo in another tab moved the cursor back while this request read the next card."""
+    cards = list(long_deck.cards.order_by("position"))
+    for card in cards[:3]:
+        answer(learner, card, scheduling.EASY, NOON)
+    NewCardCursor.objects.update_or_create(
+        user=learner,
+        deck=long_deck,
+        defaults={"position": cards[1].position, "card_id": cards[1].pk},
+    )
+
+    NewCardCursor.move(
+        learner,
+        long_deck.pk,
+        (cards[3].position, cards[3].pk),
+        since=(cards[0].position, cards[0].pk),
+    )
+
+    assert cursor_of(learner, long_deck) == (cards[1].position, cards[1].pk)
 
 
 def test_the_next_new_card_reads_only_from_the_cursor_on(learner, long_deck):
@@ -59,7 +83,9 @@ def test_the_next_new_card_reads_only_from_the_cursor_on(learner, long_deck):
     for card in long_deck.cards.order_by("position")[:2]:
         answer(learner, card, scheduling.EASY, NOON)
     sixth = long_deck.cards.get(position=6)
-    NewCardCursor.objects.filter(user=learner).update(position=sixth.position, card_id=sixth.pk)
+    NewCardCursor.objects.update_or_create(
+        user=learner, deck=long_deck, defaults={"position": sixth.position, "card_id": sixth.pk}
+    )
 
     assert next_new_card(learner, long_deck) == sixth
     assert study_queue(learner, long_deck, NOON, profile_for(learner)).unseen == 3
@@ -67,12 +93,16 @@ def test_the_next_new_card_reads_only_from_the_cursor_on(learner, long_deck):
 
 def test_a_card_answered_out_of_order_leaves_the_cursor_before_the_unseen_ones(learner, long_deck):
     first = long_deck.cards.get(position=1)
+    assert next_new_card(learner, long_deck) == first
     answer(learner, first, scheduling.EASY, NOON)
     fifth = long_deck.cards.get(position=5)
     answer(learner, fifth, scheduling.EASY, NOON)
 
-    assert cursor_of(learner, long_deck) == (first.position, first.pk)
-    assert next_new_card(learner, long_deck) == long_deck.cards.get(position=2)
+    # Answering the fifth card read the queue when the second was the first unseen.
+    second = long_deck.cards.get(position=2)
+    assert cursor_of(learner, long_deck) == (second.position, second.pk)
+    assert next_new_card(learner, long_deck) == second
+    assert cursor_of(learner, long_deck) == (second.position, second.pk)
     queue = study_queue(learner, long_deck, NOON, profile_for(learner))
     assert queue.unseen == len(unseen_in_order(learner, long_deck)) == 6
 
@@ -129,6 +159,7 @@ def test_a_new_order_from_the_deck_page_starts_every_cursor_again(learner, long_
     cards = list(long_deck.cards.order_by("position"))
     for card in cards[:3]:
         answer(learner, card, scheduling.EASY, NOON)
+    assert next_new_card(learner, long_deck) == cards[3]
     long_deck.owner = learner
     long_deck.save()
     client.force_login(learner)
@@ -161,14 +192,19 @@ def test_the_new_card_count_agrees_with_every_unseen_card_up_to_the_daily_limit(
     assert queue.counts()["new"] == len(unseen_in_order(learner, deck)) == 40 - len(answered)
 
 
-def test_counting_new_cards_reads_the_cursor_in_the_same_statement(learner, long_deck):
+def test_counting_reads_the_cursor_in_the_same_statement_and_moves_it_once(learner, long_deck):
     answer(learner, long_deck.cards.get(position=1), scheduling.EASY, NOON)
     profile = profile_for(learner)
 
-    with CaptureQueriesContext(connection) as queries:
+    with CaptureQueriesContext(connection) as lagging:
+        study_queue(learner, long_deck, NOON, profile)
+    with CaptureQueriesContext(connection) as caught_up:
         study_queue(learner, long_deck, NOON, profile)
 
-    assert len(queries) == 1
+    assert [q["sql"].split()[0] for q in lagging.captured_queries] == ["SELECT", "UPDATE"]
+    assert len(caught_up) == 1
+    second = long_deck.cards.get(position=2)
+    assert cursor_of(learner, long_deck) == (second.position, second.pk)
 
 
 def test_new_and_due_cards_are_counted_up_to_a_cap_and_then_shown_as_at_least(learner, client):
@@ -192,3 +228,36 @@ def test_new_and_due_cards_are_counted_up_to_a_cap_and_then_shown_as_at_least(le
     profile.save()
     counts = study_queue(learner, small, NOON, profile).counts()
     assert (counts["new"], counts["more_new"]) == (5, False)
+
+
+def test_memories_written_in_bulk_put_the_cursor_at_the_first_unseen_card(learner, long_deck):
+    cards = list(long_deck.cards.order_by("position"))
+    Memory.objects.bulk_create(
+        Memory(user=learner, card=card, deck=long_deck, state=scheduling.REVIEW, due=LATER)
+        for card in cards[:5]
+    )
+
+    NewCardCursor.catch_up(learner.pk, long_deck.pk)
+
+    assert cursor_of(learner, long_deck) == (cards[5].position, cards[5].pk)
+    Memory.objects.bulk_create(
+        Memory(user=learner, card=card, deck=long_deck, state=scheduling.REVIEW, due=LATER)
+        for card in cards[5:]
+    )
+    NewCardCursor.catch_up(learner.pk, long_deck.pk)
+    assert cursor_of(learner, long_deck) == (cards[-1].position, cards[-1].pk + 1)
+    assert next_new_card(learner, long_deck) is None
+
+
+def test_counting_new_cards_stops_once_the_days_new_cards_are_done(learner, long_deck):
+    profile = profile_for(learner)
+    profile.new_cards_per_day = 2
+    profile.save()
+    for card in long_deck.cards.order_by("position")[:2]:
+        answer(learner, card, scheduling.EASY, NOON)
+
+    queue = study_queue(learner, long_deck, NOON, profile)
+
+    assert queue.unseen == 0 and queue.counts()["new"] == 0
+    tomorrow = study_queue(learner, long_deck, NOON + timedelta(days=1), profile)
+    assert tomorrow.unseen == 2

@@ -3,6 +3,30 @@
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
+from django.db.models import Exists, OuterRef
+
+NEW = 0
+
+
+def place_cursors(apps, schema_editor):
+    """Every learner's cursor at their first unseen card of each deck they have studied (as
+    NewCardCursor.catch_up does, on the models of this migration)."""
+    Card = apps.get_model("flashcards", "Card")
+    Memory = apps.get_model("flashcards", "Memory")
+    NewCardCursor = apps.get_model("flashcards", "NewCardCursor")
+    studied = Memory.objects.exclude(state=NEW).values_list("user_id", "deck_id").distinct()
+    cursors = []
+    for user_id, deck_id in studied.order_by():
+        seen = Memory.objects.filter(user_id=user_id, card=OuterRef("pk")).exclude(state=NEW)
+        cards = Card.objects.filter(deck_id=deck_id).order_by("position", "id")
+        first = cards.exclude(Exists(seen)).values_list("position", "id").first()
+        if first is None:
+            last = cards.reverse().values_list("position", "id").first() or (0, -1)
+            first = (last[0], last[1] + 1)
+        cursors.append(
+            NewCardCursor(user_id=user_id, deck_id=deck_id, position=first[0], card_id=first[1])
+        )
+    NewCardCursor.objects.bulk_create(cursors, batch_size=1000)
 
 
 class Migration(migrations.Migration):
@@ -26,4 +50,5 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('user', 'deck'), name='one_new_card_cursor_per_user_and_deck')],
             },
         ),
+        migrations.RunPython(place_cursors, migrations.RunPython.noop),
     ]
