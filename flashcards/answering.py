@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from flashcards import scheduling
+from flashcards import scheduling, statements
 from flashcards.models import Card, Deck, Memory, NewCardCursor, Review
 from flashcards.queue import StudyQueue, card_in_deck
 
@@ -97,7 +97,7 @@ def answer_card(
                 after=after,
                 day=day,
             )
-            review.save(force_insert=True)
+            statements.insert(review)
             return Answered(review, True, card, queue.after_answer(before, after))
     except IntegrityError:
         # Another request recorded this very answer between our read and our write.
@@ -109,10 +109,9 @@ def _save_memory(user, card, memory, after, reps):
     if memory is None:
         memory = Memory(user=user, card=card, deck_id=card.deck_id)
         memory.set_from(after)
-        memory.save(force_insert=True)
+        statements.insert(memory)
         return True
-    fields = {name: getattr(after, name) for name in Memory.SCHEDULING_FIELDS}
-    if not Memory.objects.filter(pk=memory.pk, reps=reps).update(**fields):
+    if not statements.update_memory(memory.pk, reps, after):
         return False
     memory.set_from(after)
     return True

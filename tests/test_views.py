@@ -1,5 +1,5 @@
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -62,8 +62,10 @@ def test_anonymous_visitors_see_published_decks_and_how_to_sign_up(client, deck)
 def test_the_deck_list_shows_each_learners_counts(learner, deck):
     client = logged_in(learner)
     card = deck.cards.get(position=1)
-    post_answer(client, deck, card, scheduling.GOOD)
-    text = logged_in(learner).get("/").text
+    # At noon: the learning step is due before the study day rolls over (4 AM).
+    with time_machine.travel(datetime(2026, 3, 10, 12, 0, tzinfo=UTC), tick=False):
+        post_answer(client, deck, card, scheduling.GOOD)
+        text = logged_in(learner).get("/").text
     counts = re.findall(r"<dt>(New|Learning|Due)</dt><dd>(\d+)</dd>", text)
     assert counts == [("New", "2"), ("Learning", "1"), ("Due", "0")]
 
@@ -178,7 +180,10 @@ def test_the_interval_on_each_button_is_the_one_applied(learner, deck):
 
 
 def test_answering_by_htmx_swaps_in_the_next_card_and_the_counts(learner, deck):
-    response = post_answer(logged_in(learner), deck, deck.cards.get(position=1), scheduling.GOOD)
+    # At noon: the learning step is due before the study day rolls over (4 AM).
+    with time_machine.travel(datetime(2026, 3, 10, 12, 0, tzinfo=UTC), tick=False):
+        card = deck.cards.get(position=1)
+        response = post_answer(logged_in(learner), deck, card, scheduling.GOOD)
     assert response.status_code == 200
     assert "<p>Front 2</p>" in response.text
     assert re.findall(r"<dt>(\w+)</dt><dd>(\d+)</dd>", response.text) == [
