@@ -74,6 +74,8 @@ def answer_card(
             if not queue.is_available(card, memory):
                 return refused(NOT_DUE, card=card)
             before = memory.as_scheduling() if memory else scheduling.Memory()
+            if before.state == scheduling.NEW and queue.cursor is None and queue.first_unseen:
+                NewCardCursor.start(user, card.deck_id, queue.first_unseen)
             day = profile.answer_day(now, shown_at)
             after = scheduling.review(
                 before,

@@ -410,14 +410,17 @@ class NewCardCursor(models.Model):
         card, found when the cursor was at `since`: if it has moved meanwhile (an undo may have
         moved it back), it stays."""
         position, card_id = to
-        if since == (0, 0) and not cls.objects.filter(user=user, deck_id=deck_id).exists():
-            cls.objects.bulk_create(
-                [cls(user=user, deck_id=deck_id, position=position, card_id=card_id)],
-                ignore_conflicts=True,
-            )
-            return
         cls.objects.filter(user=user, deck_id=deck_id, position=since[0], card_id=since[1]).update(
             position=position, card_id=card_id
+        )
+
+    @classmethod
+    def start(cls, user, deck_id, at):
+        """The learner's first cursor in the deck, at `at` (position, card id): their first
+        unseen card as they answer their first new card there."""
+        cls.objects.bulk_create(
+            [cls(user=user, deck_id=deck_id, position=at[0], card_id=at[1])],
+            ignore_conflicts=True,
         )
 
     @classmethod

@@ -39,9 +39,9 @@ class StudyQueue:
     more_new: bool = False
     more_due: bool = False
     # The learner's first unseen card of the deck (position, card id), None if not looked for
-    # or none is left; and where their new-card cursor was.
+    # or none is left; and where their new-card cursor was, None before their first new card.
     first_unseen: tuple | None = None
-    cursor: tuple = (0, 0)
+    cursor: tuple | None = None
 
     @property
     def new_left(self):
@@ -151,7 +151,8 @@ def queue_of(figures, *, profile, user, deck, **where):
     first_unseen = (figures.pop("first_unseen_position"), figures.pop("first_unseen_card"))
     first_unseen = None if first_unseen[0] is None else first_unseen
     cursor = (figures.pop("cursor_position"), figures.pop("cursor_card"))
-    if first_unseen is not None and first_unseen > cursor:
+    cursor = None if cursor[0] is None else cursor
+    if cursor is not None and first_unseen is not None and first_unseen > cursor:
         # The cards between were seen since, or written in bulk: later reads start further on.
         NewCardCursor.move(user, deck.pk, first_unseen, since=cursor)
     return StudyQueue(

@@ -123,8 +123,8 @@ _QUEUE_FIGURES = """
     ELSE (SELECT c.position {unseen} ORDER BY c.position, c.id LIMIT 1) END,
     CASE WHEN {new_done} THEN NULL
     ELSE (SELECT c.id {unseen} ORDER BY c.position, c.id LIMIT 1) END,
-    {from_position},
-    {from_card}"""
+    {cursor_position},
+    {cursor_card}"""
 _ANSWERED_TODAY = """SELECT COUNT(*) FROM {reviews}
     WHERE user_id = %(user)s AND deck_id = {deck} AND reviewed_at >= %(day_start)s"""
 
@@ -144,21 +144,25 @@ QUEUE_FIGURES = (
 # The deck by its id, and the learner's cursor read from its table...
 _BY_DECK_ID = {
     "deck": "%(deck)s",
-    "from_position": """COALESCE((SELECT position FROM {cursors}
-        WHERE user_id = %(user)s AND deck_id = %(deck)s), 0)""",
-    "from_card": """COALESCE((SELECT card_id FROM {cursors}
-        WHERE user_id = %(user)s AND deck_id = %(deck)s), 0)""",
+    "cursor_position": """(SELECT position FROM {cursors}
+        WHERE user_id = %(user)s AND deck_id = %(deck)s)""",
+    "cursor_card": """(SELECT card_id FROM {cursors}
+        WHERE user_id = %(user)s AND deck_id = %(deck)s)""",
 }
 # ...or as the deck of the query's `d` and that learner's cursor row `cur` (LEFT JOINed).
 _BY_JOINED_DECK = {
     "deck": "d.id",
-    "from_position": "COALESCE(cur.position, 0)",
-    "from_card": "COALESCE(cur.card_id, 0)",
+    "cursor_position": "cur.position",
+    "cursor_card": "cur.card_id",
 }
 
 
 def _where(tables, where):
-    return {name: sql.format(**tables) for name, sql in where.items()}
+    """The deck and the cursor's SQL, and where unseen cards start: the cursor, or the start."""
+    where = {name: sql.format(**tables) for name, sql in where.items()}
+    where["from_position"] = f"COALESCE({where['cursor_position']}, 0)"
+    where["from_card"] = f"COALESCE({where['cursor_card']}, 0)"
+    return where
 
 
 def _queue_figures_sql(tables, where):

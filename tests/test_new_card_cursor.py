@@ -44,9 +44,14 @@ def long_deck(db):
     return make_deck(cards=8)
 
 
-def test_the_cursor_follows_the_first_unseen_card_the_study_screen_finds(learner, long_deck):
+def test_the_cursor_starts_at_the_first_new_card_and_follows_the_first_unseen(learner, long_deck):
+    # Looking at a deck never studied leaves no cursor.
+    first = next_new_card(learner, long_deck)
     assert cursor_of(learner, long_deck) is None
-    for _ in range(3):
+
+    assert answer(learner, first, scheduling.EASY, NOON).created
+    assert cursor_of(learner, long_deck) == (first.position, first.pk)
+    for _ in range(2):
         card = next_new_card(learner, long_deck)
         assert cursor_of(learner, long_deck) == (card.position, card.pk)
         assert answer(learner, card, scheduling.EASY, NOON).created

@@ -4,7 +4,8 @@ import csv
 import json
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -40,7 +41,11 @@ def progress(request, slug=None):
         deck = get_deck_for_user(user, slug)
         decks = decks.filter(pk=deck.pk)
         reviews, memories = reviews.filter(deck=deck), memories.filter(deck=deck)
-    decks = list(decks.annotate(card_count=Count("cards")))
+    # Counted by a subquery on the index of cards by deck: a join of decks and cards grouped by
+    # every column of the deck read every card row.
+    cards_of_deck = Card.objects.filter(deck=OuterRef("pk")).order_by().values("deck")
+    card_count = Subquery(cards_of_deck.annotate(n=Count("*")).values("n"))
+    decks = list(decks.annotate(card_count=Coalesce(card_count, 0)))
 
     by_state = stats.cards_by_state(memories)
     rows, left_today = [], 0
