@@ -152,7 +152,7 @@ def write_history(plan):
 
     from django.db import connection, connections, transaction
 
-    from flashcards.models import Memory, Review
+    from flashcards.models import Memory, NewCardCursor, Review
 
     plan = [entry for entry in plan if entry[3]]
     connections.close_all()  # the forked workers must not share the connection
@@ -163,6 +163,10 @@ def write_history(plan):
             insert_rows(connection, Memory, memories)
             insert_rows(connection, Review, reviews)
             written += len(reviews)
+    # As the app does after writing memories in bulk (an import with history): each learner's
+    # new-card cursor at their first unseen card.
+    for user_id, deck_id in sorted({(user_id, deck_id) for user_id, _, deck_id, _ in plan}):
+        NewCardCursor.catch_up(user_id, deck_id)
     with connection.cursor() as cursor:
         # What autovacuum does after such a load: statistics, and a visibility map for
         # index-only scans on PostgreSQL.
