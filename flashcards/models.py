@@ -355,8 +355,14 @@ class Memory(models.Model):
             models.UniqueConstraint(fields=["user", "card"], name="one_memory_per_user_and_card")
         ]
         indexes = [
-            models.Index(fields=["user", "due"]),
-            models.Index(fields=["user", "deck", "state", "due"]),
+            # The forecast counts cards by due day from it alone.
+            models.Index(fields=["user", "due", "state"], name="memory_due"),
+            # The study queue reads ranges of it by (user, deck, state, due); the progress page
+            # sums every learner's memory from it alone, without the table.
+            models.Index(
+                fields=["user", "deck", "state", "due", "last_review", "stability"],
+                name="memory_queue_and_figures",
+            ),
         ]
 
     def __str__(self):
