@@ -79,8 +79,8 @@ def answer_loop(stop_file):
     from django.db import OperationalError
     from django.utils import timezone
 
-    from flashcards import scheduling
-    from flashcards.models import Card, profile_for, record_answer
+    from flashcards import answering, scheduling
+    from flashcards.models import Card, profile_for
 
     user = get_user_model().objects.get(username=os.environ["LEARNER"])
     profile = profile_for(user)
@@ -90,9 +90,10 @@ def answer_loop(stop_file):
         card = next(cards)
         started = time.perf_counter()
         try:
-            record_answer(
+            answering.answer_card(
                 user,
-                card,
+                card.deck.slug,
+                card.pk,
                 scheduling.GOOD,
                 expected_reps=0,
                 now=timezone.now(),
