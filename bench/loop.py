@@ -163,14 +163,14 @@ def write_history(plan):
             insert_rows(connection, Memory, memories)
             insert_rows(connection, Review, reviews)
             written += len(reviews)
-    # As the app does after writing memories in bulk (an import with history): each learner's
-    # new-card cursor at their first unseen card.
-    for user_id, deck_id in sorted({(user_id, deck_id) for user_id, _, deck_id, _ in plan}):
-        NewCardCursor.catch_up(user_id, deck_id)
     with connection.cursor() as cursor:
         # What autovacuum does after such a load: statistics, and a visibility map for
         # index-only scans on PostgreSQL.
         cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
+    # As the app does after writing memories in bulk (an import with history): each learner's
+    # new-card cursor at their first unseen card.
+    for user_id, deck_id in sorted({(user_id, deck_id) for user_id, _, deck_id, _ in plan}):
+        NewCardCursor.catch_up(user_id, deck_id)
     return written
 
 
