@@ -127,12 +127,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A stopped or unreachable server is an error page within seconds (503, see
     # flashcards.middleware), not a worker hung until its timeout.
-    DATABASES["default"]["OPTIONS"] = {
-        "connect_timeout": 5,
-        # Parameters bound by the server, so that psycopg prepares a statement run again on the
-        # same connection: the study loop's largest statements took 3 ms to plan, 1 to run.
-        "server_side_binding": True,
-    }
+    # Parameters stay bound by the client: with server-side binding, prepared statements fell
+    # back to generic plans and the answer step took 127 ms instead of 15 (bench/loop.py).
+    DATABASES["default"]["OPTIONS"] = {"connect_timeout": 5}
     # A web request gives up on a statement after 30 s; management commands (migrations,
     # backups, fitting) may rightly run longer, and keep no limit.
     if not (Path(sys.argv[0]).name == "manage.py" and sys.argv[1:2] != ["runserver"]):
