@@ -93,16 +93,15 @@ def _reading(model):
 # The cards of a deck from the learner's new-card cursor on that they have not seen, in the
 # order new cards are introduced. Everything before the cursor has been seen, so the scan
 # starts near the first unseen card however many the learner has seen: `position >=` lets
-# the index on (deck, position) start there. "Seen" is a count compared with 0, not NOT EXISTS,
-# which PostgreSQL would turn into a hash anti-join reading every memory of the learner.
+# the index on (deck, position) start there.
 _UNSEEN_CARDS = """
     FROM {cards} c
     WHERE c.deck_id = {deck}
     AND c.position >= {from_position} AND (c.position > {from_position} OR c.id >= {from_card})
-    AND (
-        SELECT COUNT(*) FROM {memories} seen
+    AND NOT EXISTS (
+        SELECT 1 FROM {memories} seen
         WHERE seen.card_id = c.id AND seen.user_id = %(user)s AND seen.state <> %(new)s
-    ) = 0"""
+    )"""
 
 # The study queue's figures. New and due cards are counted only up to `new_limit` and
 # `review_limit` (flashcards.queue.counting_limits), so that counting costs the same at any
