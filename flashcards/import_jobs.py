@@ -170,6 +170,8 @@ def apply_import(parsed, *, deck=None, owner=None, title=None, history_user=None
                 lambda group: sum(rows for _, rows in group),
             )
             stand_in.delete()
+            # Once, after every group: it reads each card of the deck the learner has seen.
+            NewCardCursor.catch_up(history_user.pk, target.pk)
         if deck is None:
             Deck.objects.filter(pk=staging.pk).update(hidden=False)
             staging.hidden = False
@@ -240,10 +242,6 @@ def _hand_over_history(stand_in, learner, card_ids):
     Review.objects.filter(user=stand_in, card_id__in=card_ids).update(user=learner)
     Memory.objects.filter(user=stand_in, card_id__in=card_ids).update(user=learner)
     StudyDayTotal.forget([learner.pk])
-    for deck_id in (
-        Card.objects.filter(pk__in=card_ids).values_list("deck_id", flat=True).distinct()
-    ):
-        NewCardCursor.catch_up(learner.pk, deck_id)
 
 
 def _replay_history(learner, stand_in, with_history, deck):

@@ -404,12 +404,6 @@ class NewCardCursor(models.Model):
     def __str__(self):
         return f"{self.user} · {self.deck} from position {self.position}"
 
-    @staticmethod
-    def _before(card, *, inclusive):
-        """The cards (or, on this model, the cursors) before `card` in new-card order."""
-        tie = {"pk__lte" if inclusive else "pk__lt": card.pk}
-        return Q(position__lt=card.position) | Q(position=card.position, **tie)
-
     @classmethod
     def move(cls, user, deck_id, to, *, since):
         """Move the learner's cursor of the deck to `to` (position, card id), their first unseen
@@ -453,7 +447,10 @@ class NewCardCursor(models.Model):
     def rewind(cls, card, learners=None):
         """Move back to `card` the cursors past it (of `learners`, a Q on this model, or of
         everyone): it is, or may be again, unseen."""
-        past = cls.objects.filter(deck_id=card.deck_id).exclude(cls._before(card, inclusive=True))
+        at_or_before = Q(position__lt=card.position) | Q(
+            position=card.position, card_id__lte=card.pk
+        )
+        past = cls.objects.filter(deck_id=card.deck_id).exclude(at_or_before)
         if learners is not None:
             past = past.filter(learners)
         past.update(position=card.position, card_id=card.pk)
