@@ -27,6 +27,7 @@ from flashcards.models import (
     Card,
     Deck,
     Memory,
+    MemorySnapshot,
     NewCardCursor,
     PendingImport,
     Review,
@@ -242,6 +243,7 @@ def _hand_over_history(stand_in, learner, card_ids):
     Review.objects.filter(user=stand_in, card_id__in=card_ids).update(user=learner)
     Memory.objects.filter(user=stand_in, card_id__in=card_ids).update(user=learner)
     StudyDayTotal.forget([learner.pk])
+    MemorySnapshot.forget([learner.pk])
 
 
 def _replay_history(learner, stand_in, with_history, deck):

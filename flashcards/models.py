@@ -215,6 +215,7 @@ class Card(models.Model):
     def reset_progress(self, now):
         """Every learner starts this card anew; their history of it is kept."""
         NewCardCursor.rewind(self)
+        MemorySnapshot.forget(Memory.objects.filter(card=self).values("user"))
         # The review count stays, so that the next answer is numbered after the kept history.
         return Memory.objects.filter(card=self).update(
             state=scheduling.NEW,
@@ -635,6 +636,32 @@ class StudyDayTotal(models.Model):
     @classmethod
     def forget(cls, users):
         """Past answers of these users (ids or a queryset of them) changed: sum them again."""
+        cls.objects.filter(user__in=users).delete()
+
+
+class MemorySnapshot(models.Model):
+    """One learner's memories, deck by deck, as they stood at the start of a study day: the
+    cards by state, the forecast and the retrievability the progress page shows, summed.
+
+    The page adds today's answers to it (stats.memory_figures) instead of reading every memory:
+    its cost stays flat at 80,000 cards seen. It is summed again on the first visit of each
+    study day, when the parameters change, and after any change to memories other than an
+    answer or its undo (an import, a reschedule, a reset, a card or deck deleted).
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    day_start = models.DateTimeField()
+    # The forgetting curve's (factor, decay) the retrievability was computed with.
+    curve = models.JSONField()
+    # {deck id: stats.MemoryFigures as a list}, the decks the learner has memories of.
+    decks = models.JSONField()
+
+    def __str__(self):
+        return f"{self.user} at {self.day_start}"
+
+    @classmethod
+    def forget(cls, users):
+        """The memories of these users (ids or a queryset of them) changed: sum them again."""
         cls.objects.filter(user__in=users).delete()
 
 

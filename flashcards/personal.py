@@ -3,7 +3,7 @@
 from django.db import transaction
 
 from flashcards import fitting, pooled, scheduling
-from flashcards.models import Memory, Profile, Review, StudyDayTotal
+from flashcards.models import Memory, MemorySnapshot, Profile, Review, StudyDayTotal
 from flashcards.statements import update_each
 
 
@@ -83,6 +83,7 @@ def reschedule(user, profile):
     update_each(replayed, Review.MEMORY_FIELDS)
     # Whether a card was mature when answered, which true retention counts, may have changed.
     StudyDayTotal.forget([user.pk])
+    MemorySnapshot.forget([user.pk])
     return len(changed)
 
 

@@ -8,7 +8,7 @@ import random
 from datetime import timedelta
 
 from flashcards import scheduling
-from flashcards.models import Memory, NewCardCursor, Review, StudyDayTotal
+from flashcards.models import Memory, MemorySnapshot, NewCardCursor, Review, StudyDayTotal
 
 RATING_WHEN_RECALLED = ((scheduling.HARD, 0.12), (scheduling.GOOD, 0.78), (scheduling.EASY, 0.10))
 
@@ -83,6 +83,7 @@ def simulate(user, cards, profile, *, end, days, answers, seed=0):
             now += timedelta(milliseconds=duration_ms)
     Review.objects.bulk_create(rows, batch_size=2000)
     StudyDayTotal.forget([user.pk])
+    MemorySnapshot.forget([user.pk])
     Memory.objects.bulk_create(
         [
             _memory_row(user, card_id, deck_id, memory)

@@ -14,8 +14,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from flashcards import charts, scheduling, stats
-from flashcards.models import Card, Memory, Review, StudyDayTotal, profile_for
+from flashcards import answering, charts, scheduling, stats
+from flashcards.models import Card, Memory, MemorySnapshot, Review, StudyDayTotal, profile_for
+from flashcards.queue import study_queue
 from flashcards.simulation import simulate
 from tests import conftest
 from tests.conftest import make_deck, make_user
@@ -349,7 +350,7 @@ def test_the_forecast_counts_overdue_cards_and_cards_due_before_the_next_rollove
         conftest.make_memory(learner, card, due=due)
     conftest.make_memory(make_user(), cards[0], due=dues[0])
 
-    forecast = stats.forecast(Memory.objects.filter(user=learner), profile, now)
+    forecast = stats.forecast(stats.memory_figures(learner, profile, now), profile, now)
 
     assert [day for day, _ in forecast] == [TODAY + timedelta(days=n) for n in range(30)]
     assert [count for _, count in forecast] == [3, 2] + [0] * 27 + [1]
@@ -367,7 +368,7 @@ def test_forecast_days_start_at_4_am_local_across_a_daylight_saving_change(learn
     for card, due in zip(cards, dues, strict=True):
         conftest.make_memory(learner, card, due=due)
 
-    forecast = stats.forecast(Memory.objects.filter(user=learner), profile, now, days=4)
+    forecast = stats.forecast(stats.memory_figures(learner, profile, now), profile, now)[:4]
 
     assert forecast == [
         (date(2026, 3, 27), 0),
@@ -496,9 +497,7 @@ def test_estimated_knowledge_is_the_average_fsrs_retrievability_of_the_answered_
 
     profile = profile_for(learner)
     today = profile.study_date(now)
-    knowledge = stats.estimated_knowledge(
-        Memory.objects.filter(user=learner), profile.day_start(today)
-    )
+    knowledge = stats.estimated_knowledge(stats.memory_figures(learner, profile, now))
 
     by_scheduler = [
         scheduling.retrievability(memory.as_scheduling(), profile.elapsed_days(memory, today))
@@ -519,7 +518,8 @@ def test_estimated_knowledge_is_the_average_fsrs_retrievability_of_the_answered_
 
 
 def test_estimated_knowledge_is_none_before_any_answer(learner):
-    assert stats.estimated_knowledge(Memory.objects.filter(user=learner), NOON) is None
+    figures = stats.memory_figures(learner, profile_for(learner), NOON)
+    assert stats.estimated_knowledge(figures) is None
 
 
 # A simulated year, every figure computed again by hand from the raw rows.
@@ -729,11 +729,12 @@ def test_every_figure_of_a_simulated_year_matches_a_computation_by_hand(simulate
     assert stats.streak(by_day, today_date) == expected["streak"]
     assert stats.heatmap(by_day, today_date) == expected["heatmap"]
     assert stats.seconds_per_answer(by_day) == pytest.approx(expected["seconds_per_answer"])
-    assert stats.forecast(memories, profile, END) == expected["forecast"]
+    figures = stats.memory_figures(learner, profile, END)
+    assert stats.forecast(figures, profile, END) == expected["forecast"]
     assert stats.true_retention(by_day, today_date) == expected["retention"]
     assert stats.cards_by_state(memories) == expected["cards_by_state"]
-    day_start = profile.day_start(today_date)
-    assert stats.estimated_knowledge(memories, day_start) == pytest.approx(expected["knowledge"])
+    assert {deck_id: each.states for deck_id, each in figures.items()} == expected["cards_by_state"]
+    assert stats.estimated_knowledge(figures) == pytest.approx(expected["knowledge"])
     by_scheduler = [
         scheduling.retrievability(m.as_scheduling(), profile.elapsed_days(m, today_date))
         for m in memories
@@ -791,3 +792,122 @@ def test_a_decks_progress_page_shows_that_decks_figures_computed_by_hand(simulat
     expected = by_hand(learner, [botany], END)
     assert expected["today"] != by_hand(learner, decks, END)["today"]
     assert_page_shows(context, expected, [botany])
+
+
+# The memory figures of the day's start, kept and added to.
+
+
+def fresh_figures(user, profile, now):
+    """memory_figures() summed again from every memory, the day's snapshot left as it was."""
+    kept = MemorySnapshot.objects.get(user=user)
+    MemorySnapshot.forget([user.pk])
+    fresh = stats.memory_figures(user, profile, now)
+    MemorySnapshot.forget([user.pk])
+    kept.save(force_insert=True)
+    return fresh
+
+
+def assert_same_figures(kept, fresh):
+    assert kept.keys() == fresh.keys()
+    for deck_id, figures in kept.items():
+        assert figures.states == fresh[deck_id].states
+        assert figures.due == fresh[deck_id].due
+        assert figures.recallable == fresh[deck_id].recallable
+        assert figures.recalled == pytest.approx(fresh[deck_id].recalled, rel=1e-9)
+
+
+def test_the_figures_kept_from_the_days_start_follow_every_answer_and_undo(learner):
+    profile = in_zone(learner, "Europe/Berlin")
+    profile.new_cards_per_day = 100
+    profile.save()
+    decks = [make_deck("Anatomy", cards=80), make_deck("Botany", cards=80)]
+    # Half of each deck's cards are seen before today, half stay new.
+    cards = [card for deck in decks for card in cards_of(deck)[:40]]
+    simulate(learner, cards, profile, end=NOON - timedelta(days=1), days=60, answers=400, seed=3)
+    morning = NOON - timedelta(hours=4)
+    stats.memory_figures(learner, profile, morning)
+    snapshot = MemorySnapshot.objects.get(user=learner)
+
+    now = morning
+    for n in range(60):
+        now += timedelta(minutes=3)
+        deck = decks[n % 2]
+        card, memory = study_queue(learner, deck, now, profile).next_card()
+        rating = (GOOD, AGAIN, GOOD, HARD, EASY)[n % 5]
+        if memory and memory.state == REVIEW:
+            rating = (AGAIN, GOOD)[n % 2]
+        answered = conftest.answer(learner, card, rating, now)
+        assert answered.created
+        if n % 7 == 3:
+            day_start, _ = profile.study_day(now)
+            undone = answering.undo_review(learner, deck, answered.review.pk, day_start)
+            assert not undone.refusal and undone.review.card_id == card.pk
+        kept = stats.memory_figures(learner, profile, now)
+        assert MemorySnapshot.objects.get(user=learner).pk == snapshot.pk  # not summed again
+        assert_same_figures(kept, fresh_figures(learner, profile, now))
+    # Answers of every kind went through: new cards, reviews, lapses, learning steps.
+    kinds = set(Review.objects.filter(user=learner, reviewed_at__gte=morning).values_list(
+        "state_before", "rating"
+    ))  # fmt: skip
+    assert {(NEW, GOOD), (REVIEW, AGAIN), (LEARNING, GOOD)} <= kinds, kinds
+
+
+def test_the_figures_are_summed_again_on_a_new_study_day_and_when_the_parameters_change(learner):
+    profile = profile_for(learner)
+    card = cards_of(make_deck(cards=1))[0]
+    conftest.make_memory(learner, card, due=NOON + timedelta(days=3), last_review=NOON)
+    today = stats.memory_figures(learner, profile, NOON)
+    tomorrow = stats.memory_figures(learner, profile, NOON + timedelta(days=1))
+
+    assert today[card.deck_id].due[3] == 1
+    assert tomorrow[card.deck_id].due[2] == 1
+    assert MemorySnapshot.objects.get(user=learner).day_start == profile.day_start(
+        TODAY + timedelta(days=1)
+    )
+    before = stats.estimated_knowledge(tomorrow)
+    profile.parameters = list(scheduling.DEFAULT_PARAMETERS)
+    profile.parameters[20] = 0.5  # the forgetting curve's decay
+    profile.save()
+    assert stats.estimated_knowledge(
+        stats.memory_figures(learner, profile, NOON + timedelta(days=1))
+    ) != pytest.approx(before)
+
+
+def test_a_card_reset_by_its_editor_leaves_the_kept_figures_of_each_learner(learner, other_learner):
+    card = cards_of(make_deck(cards=1))[0]
+    for user in (learner, other_learner):
+        conftest.make_memory(user, card, due=NOON + timedelta(days=30), last_review=NOON)
+        stats.memory_figures(user, profile_for(user), NOON)
+
+    card.reset_progress(NOON)
+
+    for user in (learner, other_learner):
+        figures = stats.memory_figures(user, profile_for(user), NOON)
+        assert figures[card.deck_id] == stats.NO_MEMORIES
+
+
+def test_a_deck_deleted_since_the_day_started_leaves_the_figures(learner):
+    kept, deleted = make_deck(cards=1), make_deck(cards=1)
+    for deck in (kept, deleted):
+        conftest.make_memory(learner, cards_of(deck)[0], due=NOON + timedelta(days=2))
+    stats.memory_figures(learner, profile_for(learner), NOON)
+
+    deleted.delete()
+
+    assert stats.memory_figures(learner, profile_for(learner), NOON).keys() == {kept.pk}
+
+
+def test_the_kept_figures_cost_four_queries_however_many_cards_were_seen(learner):
+    profile = profile_for(learner)
+    cards = cards_of(make_deck(cards=50))
+    for n, card in enumerate(cards):
+        conftest.make_memory(learner, card, due=NOON + timedelta(days=n % 30))
+    conftest.answer(learner, cards_of(make_deck(cards=1))[0], GOOD, NOON)
+    stats.memory_figures(learner, profile, NOON)
+
+    with CaptureQueriesContext(connection) as queries:
+        figures = stats.memory_figures(learner, profile, NOON)
+
+    # Today's answers, their cards' memories, the snapshot, the decks that still exist.
+    assert len(queries) == 4
+    assert sum(each.recallable for each in figures.values()) == 51

@@ -1,5 +1,6 @@
+from html import escape
+
 from django import template
-from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
 from flashcards import scheduling
@@ -34,20 +35,22 @@ def seconds(milliseconds):
 
 
 # A year of heatmap days written by the template's own loops took 40 ms, longer than every
-# query of the progress page: the cells and the table rows are joined here, each value escaped.
+# query of the progress page; format_html_join still took 12: the cells and the table rows are
+# joined here, the one text of each (its label) escaped, the numbers written as numbers.
 
 
 @register.simple_tag
 def heatmap_cells(days):
-    return format_html_join(
-        "",
-        '<rect x="{}" y="{}" width="11" height="11" rx="2" class="level-{}"{} data-readout="{}">'
-        "<title>{}</title></rect>",
-        (
-            (day.x, day.y, day.level, FOCUSABLE if day.answers else "", day.label, day.label)
-            for day in days
-        ),
-    )
+    cells = []
+    for day in days:
+        label = escape(day.label)
+        focusable = FOCUSABLE if day.answers else ""
+        cells.append(
+            f'<rect x="{day.x:d}" y="{day.y:d}" width="11" height="11" rx="2" '
+            f'class="level-{day.level:d}"{focusable} data-readout="{label}">'
+            f"<title>{label}</title></rect>"
+        )
+    return mark_safe("".join(cells))  # noqa: S308 - every text escaped, numbers formatted as such
 
 
 @register.simple_tag
@@ -55,7 +58,8 @@ def heatmap_rows(days):
     rows = [(day.date_text, day.answers) for day in days if day.answers]
     if not rows:
         return mark_safe('<tr><td colspan="2">No answers yet.</td></tr>')
-    return format_html_join("", "<tr><td>{}</td><td>{}</td></tr>", rows)
+    cells = (f"<tr><td>{escape(text)}</td><td>{answers:d}</td></tr>" for text, answers in rows)
+    return mark_safe("".join(cells))  # noqa: S308 - every text escaped, numbers formatted as such
 
 
 FOCUSABLE = mark_safe(' tabindex="0"')

@@ -22,6 +22,7 @@ from flashcards.models import (
     Card,
     Deck,
     Memory,
+    MemorySnapshot,
     NewCardCursor,
     Review,
     StudyDayTotal,
@@ -236,6 +237,7 @@ def card_delete(request, card_id):
         # In a private deck the only history is the owner's, and they chose to delete the card.
         answered = Review.objects.filter(card=card)
         StudyDayTotal.forget(answered.values("user"))
+        MemorySnapshot.forget(Memory.objects.filter(card=card).values("user"))
         answered.delete()
         card.delete()
     if request.htmx:

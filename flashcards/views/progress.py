@@ -35,22 +35,22 @@ def progress(request, slug=None):
     today_date = profile.study_date(now)
     decks = Deck.objects.listed_for(user).order_by("title")
     reviews = Review.objects.filter(user=user)
-    memories = Memory.objects.filter(user=user)
+    figures = stats.memory_figures(user, profile, now)
     deck = None
     if slug is not None:
         deck = get_deck_for_user(user, slug)
         decks = decks.filter(pk=deck.pk)
-        reviews, memories = reviews.filter(deck=deck), memories.filter(deck=deck)
+        reviews = reviews.filter(deck=deck)
+        figures = {deck.pk: figures.get(deck.pk, stats.NO_MEMORIES)}
     # Counted by a subquery on the index of cards by deck: a join of decks and cards grouped by
     # every column of the deck read every card row.
     cards_of_deck = Card.objects.filter(deck=OuterRef("pk")).order_by().values("deck")
     card_count = Subquery(cards_of_deck.annotate(n=Count("*")).values("n"))
     decks = list(decks.annotate(card_count=Coalesce(card_count, 0)))
 
-    by_state = stats.cards_by_state(memories)
     rows, left_today = [], 0
     for each in decks:
-        states = by_state.get(each.pk, {"learning": 0, "young": 0, "mature": 0, "relearning": 0})
+        states = figures.get(each.pk, stats.NO_MEMORIES).states
         rows.append({"deck": each, "new": each.card_count - sum(states.values()), **states})
         left_today += study_queue(user, each, now, profile).left_today()
 
@@ -58,7 +58,7 @@ def progress(request, slug=None):
     seconds_per_answer = stats.seconds_per_answer(by_day)
     forecast = [
         (date, due, due * seconds_per_answer / 60)
-        for date, due in stats.forecast(memories, profile, now)
+        for date, due in stats.forecast(figures, profile, now)
     ]
     context = {
         "deck": deck,
@@ -73,9 +73,7 @@ def progress(request, slug=None):
         "seconds_per_answer": seconds_per_answer,
         "retention": stats.true_retention(by_day, today_date),
         "desired_retention": profile.desired_retention,
-        "knowledge": stats.estimated_knowledge(
-            memories, profile.day_start(today_date), profile.parameters or None
-        ),
+        "knowledge": stats.estimated_knowledge(figures),
         "recent": reviews.select_related("card", "deck").order_by("-reviewed_at", "-id")[:20],
         "zone": profile.zone,
     }
