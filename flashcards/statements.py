@@ -117,16 +117,22 @@ _QUEUE_FIGURES = """
     (SELECT COUNT(*) FROM (SELECT 1 FROM {memories}
         WHERE user_id = %(user)s AND deck_id = {deck} AND state = %(review)s
         AND due < %(day_end)s LIMIT %(review_limit)s) d),
-    ({answered_today} AND state_before = %(new)s),
-    ({answered_today} AND state_before = %(review)s),
+    done.new,
+    done.reviews,
     CASE WHEN {new_done} THEN NULL
     ELSE (SELECT c.position {unseen} ORDER BY c.position, c.id LIMIT 1) END,
     CASE WHEN {new_done} THEN NULL
     ELSE (SELECT c.id {unseen} ORDER BY c.position, c.id LIMIT 1) END,
     {cursor_position},
     {cursor_card}"""
-_ANSWERED_TODAY = """SELECT COUNT(*) FROM {reviews}
-    WHERE user_id = %(user)s AND deck_id = {deck} AND reviewed_at >= %(day_start)s"""
+# Today's answers to new cards and to review cards in the deck, counted once for the figures
+# that use them: a range of the index on (user, deck, state_before, reviewed_at) each.
+_DONE_TODAY = """(SELECT
+        COUNT(CASE WHEN state_before = %(new)s THEN 1 END) AS new,
+        COUNT(CASE WHEN state_before = %(review)s THEN 1 END) AS reviews
+    FROM {reviews}
+    WHERE user_id = %(user)s AND deck_id = {done_deck}
+    AND state_before IN (%(new)s, %(review)s) AND reviewed_at >= %(day_start)s) done"""
 
 QUEUE_FIGURES = (
     "unseen",
@@ -144,14 +150,17 @@ QUEUE_FIGURES = (
 # The deck by its id, and the learner's cursor read from its table...
 _BY_DECK_ID = {
     "deck": "%(deck)s",
+    "done_deck": "%(deck)s",
     "cursor_position": """(SELECT position FROM {cursors}
         WHERE user_id = %(user)s AND deck_id = %(deck)s)""",
     "cursor_card": """(SELECT card_id FROM {cursors}
         WHERE user_id = %(user)s AND deck_id = %(deck)s)""",
 }
-# ...or as the deck of the query's `d` and that learner's cursor row `cur` (LEFT JOINed).
+# ...or as the deck of the query's `d` (today's answers, in a table of their own, by the deck of
+# the card asked for) and that learner's cursor row `cur` (LEFT JOINed).
 _BY_JOINED_DECK = {
     "deck": "d.id",
+    "done_deck": "(SELECT deck_id FROM {cards} WHERE id = %(card_id)s)",
     "cursor_position": "cur.position",
     "cursor_card": "cur.card_id",
 }
@@ -166,15 +175,15 @@ def _where(tables, where):
 
 
 def _queue_figures_sql(tables, where):
+    """The figures' select list, and today's answers' table `done` for the FROM clause."""
     where = _where(tables, where)
-    answered_today = _ANSWERED_TODAY.format(**tables, deck=where["deck"])
-    return _QUEUE_FIGURES.format(
+    figures = _QUEUE_FIGURES.format(
         **tables,
         **where,
         unseen=_UNSEEN_CARDS.format(**tables, **where),
-        answered_today=answered_today,
-        new_done=f"({answered_today} AND state_before = %(new)s) >= %(new_per_day)s",
+        new_done="done.new >= %(new_per_day)s",
     )
+    return figures, _DONE_TODAY.format(**tables, done_deck=where["done_deck"])
 
 
 def _queue_params(user_id, deck_id, day_start, day_end, limits):
@@ -195,7 +204,8 @@ def queue_figures(user_id, deck_id, day_start, day_end, limits):
     """The study queue's figures (QUEUE_FIGURES, in that order) for one learner and deck, new
     and due cards counted up to `limits` (queue.counting_limits)."""
     params = _queue_params(user_id, deck_id, day_start, day_end, limits)
-    sql = "SELECT " + _queue_figures_sql(_tables(), _BY_DECK_ID)
+    figures, done_today = _queue_figures_sql(_tables(), _BY_DECK_ID)
+    sql = f"SELECT {figures} FROM {done_today}"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
@@ -206,11 +216,13 @@ def answered_card(user_id, card_id, slug, day_start, day_end, limits):
     (None if never seen) and the deck's queue figures, in one round trip:
     (card, deck, memory, figures), or None if there is no such card."""
     tables = _tables()
+    figures, done_today = _queue_figures_sql(tables, _BY_JOINED_DECK)
     sql = f"""SELECT {select_list(Card, "c0")}, {select_list(Deck, "d")},
-        {select_list(Memory, "m")}, {_queue_figures_sql(tables, _BY_JOINED_DECK)}
+        {select_list(Memory, "m")}, {figures}
         FROM {tables["cards"]} c0 JOIN {tables["decks"]} d ON d.id = c0.deck_id
         LEFT JOIN {tables["memories"]} m ON m.card_id = c0.id AND m.user_id = %(user)s
         LEFT JOIN {tables["cursors"]} cur ON cur.deck_id = d.id AND cur.user_id = %(user)s
+        CROSS JOIN {done_today}
         WHERE c0.id = %(card_id)s AND d.slug = %(slug)s"""
     params = _queue_params(user_id, None, day_start, day_end, limits)
     params.update(card_id=card_id, slug=slug)

@@ -44,6 +44,12 @@ def long_deck(db):
     return make_deck(cards=8)
 
 
+@pytest.fixture(autouse=True)
+def cursor_without_slack(monkeypatch):
+    """The cursor follows the first unseen card exactly, so that each test can see where it is."""
+    monkeypatch.setattr(study, "CURSOR_SLACK", 1)
+
+
 def test_the_cursor_starts_at_the_first_new_card_and_follows_the_first_unseen(learner, long_deck):
     # Looking at a deck never studied leaves no cursor.
     first = next_new_card(learner, long_deck)
@@ -266,3 +272,21 @@ def test_counting_new_cards_stops_once_the_days_new_cards_are_done(learner, long
     assert queue.unseen == 0 and queue.counts()["new"] == 0
     tomorrow = study_queue(learner, long_deck, NOON + timedelta(days=1), profile)
     assert tomorrow.unseen == 2
+
+
+def test_the_cursor_is_moved_up_once_it_lags_the_slack_behind(learner, monkeypatch):
+    monkeypatch.setattr(study, "CURSOR_SLACK", 4)
+    deck = make_deck(cards=12)
+    cards = list(deck.cards.order_by("position", "id"))
+    profile = profile_for(learner)
+    for card in cards[:4]:
+        assert next_new_card(learner, deck) == card
+        assert cursor_of(learner, deck) in (None, (cards[0].position, cards[0].pk))
+        answer(learner, card, scheduling.EASY, NOON)
+
+    # Four cards seen past the cursor: the next read moves it up to the first unseen card.
+    with CaptureQueriesContext(connection) as moved:
+        queue = study_queue(learner, deck, NOON, profile)
+    assert [q["sql"].split()[0] for q in moved.captured_queries] == ["SELECT", "UPDATE"]
+    assert cursor_of(learner, deck) == (cards[4].position, cards[4].pk)
+    assert queue.unseen == len(unseen_in_order(learner, deck)) == 8
